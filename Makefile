@@ -1,0 +1,31 @@
+# Two entry points (see README): `make build` runs the main job, `make test` runs every test.
+# Both install into .venv first, from pinned versions, so a clean clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_PROFILES_DIR := profiles
+
+.PHONY: install build test bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+build: install
+	$(BIN)/dbt build
+
+test: install
+	$(BIN)/pytest -n 2
+	GATEHOUSE_DB=target/ci.duckdb $(BIN)/dbt build --target ci
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf target logs data/*.duckdb

@@ -1,0 +1,3 @@
+"""gatehouse: certified analytics pipelines (criticality gain grid, site realism) on dbt + DuckDB."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Phase 2 criticality: spikes, rate matching, branching ratios, g*."""

@@ -1,0 +1,1 @@
+"""Segment 1B site placement: geography, tiles, allocation, jitter, realism."""
