@@ -1,0 +1,87 @@
+{#- results/metrics.parquet of the gain-grid run: one row per (model_role, spike_def_id,
+    target_rate, gain). Definitions: docs block `branching_ratios`. -#}
+with lattices as (
+    select * from {{ ref('int_condition_lattices') }}
+),
+
+settings as (
+    select * from {{ ref('int_rate_match_settings') }}
+),
+
+pooled_counts as (
+    select
+        model_role, spike_def_id, target_rate, gain,
+        sum(num_time) as num_time,
+        sum(num_depth) as num_depth,
+        sum(n_occupied) as n_occupied,
+        sum(n_occupied_time_valid) as n_occupied_time_valid,
+        sum(n_occupied_depth_valid) as n_occupied_depth_valid
+    from {{ ref('int_branching_counts') }}
+    group by all
+),
+
+pooled_null as (
+    select
+        model_role, spike_def_id, target_rate, gain,
+        sum(num_time_perm) as num_time_perm,
+        sum(num_depth_perm) as num_depth_perm
+    from {{ ref('int_permutation_null_expected') }}
+    group by all
+),
+
+rates as (
+    select
+        model_role, spike_def_id, target_rate, gain,
+        avg(achieved_rate) as achieved_rate_mean,
+        max(achieved_rate_abs_err) as achieved_rate_max_abs_err
+    from {{ ref('tau_rate_matched') }}
+    group by all
+),
+
+ratios as (
+    select
+        lattices.model_role,
+        lattices.spike_def_id,
+        lattices.target_rate,
+        lattices.gain,
+        pooled_counts.num_time / nullif(pooled_counts.n_occupied, 0) as b_time,
+        pooled_counts.num_depth / nullif(pooled_counts.n_occupied, 0) as b_depth,
+        pooled_counts.num_time / nullif(pooled_counts.n_occupied_time_valid, 0) as b_time_excl_boundary,
+        pooled_counts.num_depth / nullif(pooled_counts.n_occupied_depth_valid, 0) as b_depth_excl_boundary,
+        pooled_null.num_time_perm / nullif(pooled_counts.n_occupied, 0) as b_time_perm,
+        pooled_null.num_depth_perm / nullif(pooled_counts.n_occupied, 0) as b_depth_perm,
+        rates.achieved_rate_mean,
+        rates.achieved_rate_max_abs_err,
+        settings.rate_match_tol_abs,
+        lattices.n_sequences,
+        coalesce(pooled_counts.n_occupied, 0) as n_occupied_sites
+    from lattices
+    cross join settings
+    left join pooled_counts using (model_role, spike_def_id, target_rate, gain)
+    left join pooled_null using (model_role, spike_def_id, target_rate, gain)
+    left join rates using (model_role, spike_def_id, target_rate, gain)
+)
+
+select
+    model_role,
+    spike_def_id,
+    target_rate,
+    gain,
+    b_time,
+    b_depth,
+    b_time + b_depth as b_tot,
+    b_time_perm,
+    b_depth_perm,
+    b_time_perm + b_depth_perm as b_tot_perm,
+    b_time - b_time_perm as delta_b_time,
+    b_depth - b_depth_perm as delta_b_depth,
+    (b_time + b_depth) - (b_time_perm + b_depth_perm) as delta_b_tot,
+    b_time_excl_boundary,
+    b_depth_excl_boundary,
+    b_time_excl_boundary + b_depth_excl_boundary as b_tot_excl_boundary,
+    achieved_rate_mean,
+    achieved_rate_max_abs_err,
+    rate_match_tol_abs,
+    n_sequences,
+    n_occupied_sites
+from ratios

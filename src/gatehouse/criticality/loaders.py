@@ -1,0 +1,219 @@
+"""Validated loading of user-supplied spike inputs. Every error names the file, column and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from gatehouse.project import canon
+
+EVENT_COLUMNS = {"model_role": "VARCHAR", "gain": "DOUBLE", "seq_id": "INTEGER", "token": "INTEGER",
+                 "layer": "INTEGER", "unit": "INTEGER", "z": "FLOAT"}
+SUMMARY_COLUMNS = {"model_role": "VARCHAR", "spike_def_id": "VARCHAR", "gain": "DOUBLE", "layer": "INTEGER",
+                   "n_sequences": "INTEGER", "seq_len": "INTEGER", "d_ff": "INTEGER", "v_min": "DOUBLE",
+                   "v_max": "DOUBLE", "floor": "DOUBLE", "n_above_tau0": "BIGINT"}
+CONDITION_COLUMNS = {"cond_id": "INTEGER", "model_role": "VARCHAR", "spike_def_id": "VARCHAR",
+                     "target_rate": "DOUBLE", "gain": "DOUBLE"}
+METRICS_COLUMNS = {"spike_def_id": "VARCHAR", "target_rate": "DOUBLE", "gain": "DOUBLE", "b_tot": "DOUBLE"}
+
+
+class InputError(ValueError):
+    """Bad input: the message names the file, the column and the problem."""
+
+
+def _fail(path: Path, problem: str) -> None:
+    raise InputError(f"{path}: {problem}")
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> None:
+    """Expose the file as temp view `loaded` with typed columns; fail on missing, mistyped or null values."""
+    if not path.is_file():
+        _fail(path, "file not found")
+    try:
+        relation = con.read_parquet(str(path))
+    except duckdb.Error as error:
+        _fail(path, f"not a readable parquet file ({error})")
+    missing = [name for name in columns if name not in relation.columns]
+    if missing:
+        _fail(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    casts = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in columns.items())
+    con.execute(f"create or replace temp view loaded as select {casts}, "
+                f"{', '.join(f'{name} as raw_{name}' for name in columns)} from read_parquet('{_escape(path)}')")
+    for name in columns:
+        bad = con.execute(f"select count(*) from loaded where {name} is null and raw_{name} is not null").fetchone()[0]
+        nulls = con.execute(f"select count(*) from loaded where raw_{name} is null").fetchone()[0]
+        if bad:
+            _fail(path, f"column {name}: {bad} value(s) are not {columns[name]}")
+        if nulls:
+            _fail(path, f"column {name}: {nulls} null value(s)")
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _scalar(con, sql: str, *params):
+    return con.execute(sql, list(params)).fetchone()[0]
+
+
+def _check_known(con, path, column, allowed, what):
+    unknown = [row[0] for row in con.execute(f"select distinct {column} from loaded order by 1").fetchall()
+               if row[0] not in allowed]
+    if unknown:
+        _fail(path, f"column {column}: {what} {unknown[:5]} not in {list(allowed)}")
+
+
+def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection) -> dict:
+    """Checks the per-layer summary file; returns the lattice per model role."""
+    constants = canon()
+    _read_parquet(con, path, SUMMARY_COLUMNS)
+    _check_known(con, path, "spike_def_id", constants["spike_defs"], "unknown spike_def_id")
+    _check_known(con, path, "gain", constants["gain_grid"], "gain(s)")
+    for column in ("v_min", "v_max", "floor"):
+        if _scalar(con, f"select count(*) from loaded where not isfinite({column})"):
+            _fail(path, f"column {column}: non-finite values (NaN/inf)")
+    gaps = con.execute("""
+        select model_role, spike_def_id, gain, count(distinct layer) as n, min(layer), max(layer)
+        from loaded group by all having min(layer) <> 0 or max(layer) <> count(distinct layer) - 1
+            or count(*) <> count(distinct layer) order by all limit 1""").fetchall()
+    if gaps:
+        role, spike_def, gain, n, lo, hi = gaps[0]
+        _fail(path, f"column layer: ({role}, {spike_def}, g={gain}) has {n} distinct layers {lo}..{hi}, "
+                    "not a contiguous 0..L-1 without duplicates (missing layers?)")
+    small = con.execute("select model_role, gain, layer, n_sequences * seq_len * d_ff from loaded "
+                        "where n_sequences::bigint * seq_len * d_ff < ? order by all limit 1",
+                        [constants["min_cal_samples"]]).fetchall()
+    if small:
+        role, gain, layer, n = small[0]
+        _fail(path, f"columns n_sequences*seq_len*d_ff: calibration sample of {n} values for ({role}, g={gain}, "
+                    f"layer {layer}) is below RATE_MATCH_MIN_CAL_SAMPLES={constants['min_cal_samples']}")
+    missing = con.execute("""
+        with roles as (select distinct model_role from loaded),
+        grid as (select * from roles, (select unnest(?) as spike_def_id), (select unnest(?) as gain))
+        select * from grid except select model_role, spike_def_id, gain from loaded order by all limit 1""",
+                          [list(constants["spike_defs"]), list(constants["gain_grid"])]).fetchall()
+    if missing:
+        _fail(path, f"columns spike_def_id/gain: no rows for condition {missing[0]} of the gain grid")
+    lattice = con.execute("""select model_role, max(layer) + 1, min(seq_len), max(seq_len), min(n_sequences),
+                                    max(n_sequences) from loaded group by model_role order by 1""").fetchall()
+    for role, n_layers, t_lo, t_hi, n_lo, n_hi in lattice:
+        if t_lo != t_hi or n_lo != n_hi:
+            _fail(path, f"columns seq_len/n_sequences: model_role {role} mixes several lattices")
+    return {role: {"n_layers": n_layers, "seq_len": t_lo, "n_sequences": n_lo}
+            for role, n_layers, t_lo, _, n_lo, _ in lattice}
+
+
+def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) -> None:
+    """Checks the exceedance events against the summaries' lattice."""
+    constants = canon()
+    _read_parquet(con, path, EVENT_COLUMNS)
+    _check_known(con, path, "gain", constants["gain_grid"], "gain(s)")
+    _check_known(con, path, "model_role", tuple(lattices), "model_role(s) without summaries:")
+    if _scalar(con, "select count(*) from loaded where not isfinite(z)"):
+        _fail(path, f"column z: {_scalar(con, 'select count(*) from loaded where not isfinite(z)')} "
+                    "non-finite value(s) (NaN/inf)")
+    for role, lattice in lattices.items():
+        for column, upper in (("layer", lattice["n_layers"]), ("token", lattice["seq_len"]),
+                              ("seq_id", None)):
+            limit = f" or {column} >= {upper}" if upper is not None else ""
+            bad = _scalar(con, f"select count(*) from loaded where model_role = ? and ({column} < 0{limit})", role)
+            if bad:
+                _fail(path, f"column {column}: {bad} value(s) outside the lattice of model_role {role}")
+    duplicates = con.execute("""select model_role, gain, seq_id, token, layer, unit, count(*) from loaded
+                                group by all having count(*) > 1 order by all limit 1""").fetchall()
+    if duplicates:
+        _fail(path, f"columns model_role/gain/seq_id/token/layer/unit: duplicate event {duplicates[0][:6]} "
+                    f"appears {duplicates[0][6]} times")
+    empty = con.execute("""
+        with conditions as (select distinct model_role from loaded),
+        grid as (select model_role, unnest(?) as gain from conditions)
+        select * from grid except select distinct model_role, gain from loaded order by all limit 1""",
+                        [list(constants["gain_grid"])]).fetchall()
+    if empty:
+        _fail(path, f"column gain: condition (model_role={empty[0][0]}, g={empty[0][1]}) has no events")
+
+
+def validate_spike_inputs(events: Path, summaries: Path) -> None:
+    con = duckdb.connect()
+    try:
+        validate_events(Path(events), con, validate_summaries(Path(summaries), con))
+    finally:
+        con.close()
+
+
+def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
+    """Occupied sites (cond_id, model_role, spike_def_id, target_rate, gain, seq_id, layer, token, a)
+    from a raster NPZ with keys X, A [C, N, L, T], cond_id [C], seq_id [N], plus a condition map."""
+    npz_path, conditions_path = Path(npz_path), Path(conditions_path)
+    try:
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as error:
+        _fail(npz_path, f"not a readable NPZ file ({error})")
+    for key, rank in (("X", 4), ("A", 4), ("cond_id", 1), ("seq_id", 1)):
+        if key not in arrays:
+            _fail(npz_path, f"missing key {key}; expected X, A [C,N,L,T], cond_id [C], seq_id [N]")
+        if arrays[key].ndim != rank:
+            _fail(npz_path, f"key {key}: rank {arrays[key].ndim}, expected {rank}")
+    counts, occupied = arrays["A"], arrays["X"]
+    if counts.shape != occupied.shape:
+        _fail(npz_path, f"keys X/A: shapes differ {occupied.shape} vs {counts.shape}")
+    if counts.shape[0] != arrays["cond_id"].size or counts.shape[1] != arrays["seq_id"].size:
+        _fail(npz_path, "keys cond_id/seq_id: lengths do not match the C and N axes of A")
+    if not np.array_equal(occupied.astype(bool), counts > 0):
+        _fail(npz_path, "keys X/A: X differs from A > 0")
+    conditions = _load_conditions(conditions_path, arrays["cond_id"])
+    c, n, layer, token = np.nonzero(counts)
+    sites = pd.DataFrame({"cond_id": arrays["cond_id"][c].astype(np.int32),
+                          "seq_id": arrays["seq_id"][n].astype(np.int32),
+                          "layer": layer.astype(np.int32), "token": token.astype(np.int32),
+                          "a": counts[c, n, layer, token].astype(np.int64)})
+    lattice = pd.DataFrame({"cond_id": arrays["cond_id"].astype(np.int32), "n_sequences": counts.shape[1],
+                            "n_layers": counts.shape[2], "seq_len": counts.shape[3]})
+    return sites.merge(conditions, on="cond_id"), conditions.merge(lattice, on="cond_id")
+
+
+def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
+    constants = canon()
+    con = duckdb.connect()
+    try:
+        _read_parquet(con, path, CONDITION_COLUMNS) if path.suffix == ".parquet" else _read_csv(con, path)
+        _check_known(con, path, "spike_def_id", constants["spike_defs"], "unknown spike_def_id")
+        _check_known(con, path, "gain", constants["gain_grid"], "gain(s)")
+        _check_known(con, path, "target_rate", constants["target_rates"], "target_rate(s)")
+        frame = con.execute(f"select {', '.join(CONDITION_COLUMNS)} from loaded order by cond_id").df()
+    finally:
+        con.close()
+    if frame.cond_id.duplicated().any() or set(frame.cond_id) != set(cond_ids.tolist()):
+        _fail(path, "column cond_id: must list each cond_id of the NPZ exactly once")
+    return frame
+
+
+def _read_csv(con, path: Path) -> None:
+    if not path.is_file():
+        _fail(path, "file not found")
+    con.execute(f"create or replace temp view raw_csv as select * from read_csv('{_escape(path)}', header=true)")
+    missing = [name for name in CONDITION_COLUMNS if name not in [c[0] for c in con.execute("describe raw_csv").fetchall()]]
+    if missing:
+        _fail(path, f"missing column(s) {', '.join(missing)}")
+    casts = ", ".join(f"cast({name} as {kind}) as {name}" for name, kind in CONDITION_COLUMNS.items())
+    con.execute(f"create or replace temp view loaded as select {casts} from raw_csv")
+
+
+def validate_metrics(path: Path) -> None:
+    """A metrics.parquet that select-gstar can read: keys plus b_tot, for the whole gain grid."""
+    con = duckdb.connect()
+    try:
+        columns = dict(METRICS_COLUMNS)
+        has_role = "model_role" in con.read_parquet(str(path)).columns if Path(path).is_file() else False
+        if has_role:
+            columns["model_role"] = "VARCHAR"
+        _read_parquet(con, Path(path), columns)
+        _check_known(con, path, "gain", canon()["gain_grid"], "gain(s)")
+        if _scalar(con, "select count(*) from loaded where not isfinite(b_tot)"):
+            _fail(path, "column b_tot: non-finite value(s) (NaN/inf)")
+    finally:
+        con.close()

@@ -1,0 +1,118 @@
+"""Rate matching (spec §4): choose a per-layer threshold tau so the spike rate hits a target.
+
+Equal-width histogram of B bins over [v_min_r, v_max_r] (edges rounded outwards to a 0.001 grid);
+tau is the upper edge of the first bin whose tail fraction is at most the target. The events
+storage only keeps values above a floor, so the search works from the counts of the bins above
+the floor and refuses a target whose tau would not lie above it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class RateMatchError(ValueError):
+    """A threshold cannot be chosen (degenerate range, too few samples, tau below the floor)."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    tau: float
+    bin_index: int
+    v_min_r: float
+    v_max_r: float
+
+
+def rounded_edges(v_min: float, v_max: float, edge: float = 0.001) -> tuple[float, float]:
+    """Round the value range outwards to the edge grid; hard-fail on non-finite or degenerate ranges."""
+    if not (math.isfinite(v_min) and math.isfinite(v_max)):
+        raise RateMatchError(f"non-finite value range [{v_min}, {v_max}]")
+    v_min_r = math.floor(v_min / edge) * edge
+    v_max_r = math.ceil(v_max / edge) * edge
+    if v_min_r >= v_max_r:
+        raise RateMatchError(f"degenerate value range: v_min_r={v_min_r} >= v_max_r={v_max_r}")
+    return v_min_r, v_max_r
+
+
+def bin_index(values: np.ndarray, v_min_r: float, v_max_r: float, bins: int) -> np.ndarray:
+    """The bin of each value, clamped into [0, bins-1] (same arithmetic as the SQL model)."""
+    clamped = np.clip(values, v_min_r, v_max_r)
+    index = np.floor((clamped - v_min_r) * bins / (v_max_r - v_min_r))
+    return np.clip(index, 0, bins - 1).astype(np.int64)
+
+
+def select_tau_from_counts(counts_by_bin: dict[int, int] | np.ndarray, total: int, v_min_r: float,
+                           v_max_r: float, target: float, bins: int, floor: float = -math.inf) -> Threshold:
+    """First bin k with tail[k] = 1 - cdf[k] <= target; tau = upper edge of bin k.
+
+    `counts_by_bin` needs only the bins above the floor (a dict or a dense array); bins not given
+    count as below the floor. The tail of bin k depends only on the counts of bins > k, which are
+    exact as long as tau = upper edge of k lies strictly above the floor.
+    """
+    dense = np.zeros(bins, dtype=np.int64)
+    if isinstance(counts_by_bin, dict):
+        for k, count in counts_by_bin.items():
+            dense[k] += count
+    else:
+        dense += np.asarray(counts_by_bin, dtype=np.int64)
+    above = np.concatenate([np.cumsum(dense[::-1])[::-1][1:], [0]])  # values in bins > k
+    tail = 1.0 - (total - above) / total
+    k = int(np.argmax(tail <= target))
+    width = (v_max_r - v_min_r) / bins
+    tau = v_min_r + width * (k + 1)
+    if tau <= floor:
+        raise RateMatchError(
+            f"target rate {target:g} needs tau={tau:.6g}, not above the stored floor {floor:.6g}: "
+            "store events from a lower floor")
+    return Threshold(tau=tau, bin_index=k, v_min_r=v_min_r, v_max_r=v_max_r)
+
+
+def select_tau(values: np.ndarray, target: float, bins: int = 4096, edge: float = 0.001,
+               min_samples: int = 0) -> Threshold:
+    """Reference search over all calibration values of one layer (no floor)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < min_samples:
+        raise RateMatchError(f"calibration sample of {values.size} values is below {min_samples}")
+    v_min_r, v_max_r = rounded_edges(float(values.min()), float(values.max()), edge)
+    counts = np.bincount(bin_index(values, v_min_r, v_max_r, bins), minlength=bins)
+    return select_tau_from_counts(counts, values.size, v_min_r, v_max_r, target, bins)
+
+
+def achieved_rate(values: np.ndarray, tau: float, total: int | None = None) -> float:
+    """Fraction of values strictly above tau (spikes use a strict '>')."""
+    values = np.asarray(values)
+    return float(np.count_nonzero(values > tau)) / (values.size if total is None else total)
+
+
+def tau_table(histograms, ranges, targets, bins: int):
+    """Thresholds for every (model_role, spike_def_id, target_rate, gain, layer).
+
+    histograms: model_role, spike_def_id, gain, layer, bin_index, n_values_in_bin (bins above the floor)
+    ranges:     model_role, spike_def_id, gain, layer, v_min_r, v_max_r, n_values, value_floor
+    targets:    model_role, spike_def_id, target_rate, layer, r_star
+    """
+    import pandas as pd
+
+    keys = ["model_role", "spike_def_id", "gain", "layer"]
+    counts = {key: dict(zip(group.bin_index, group.n_values_in_bin))
+              for key, group in histograms.groupby(keys, sort=False)}
+    plan = ranges.merge(targets, on=["model_role", "spike_def_id", "layer"], how="inner")
+    rows = []
+    for row in plan.itertuples(index=False):
+        key = (row.model_role, row.spike_def_id, row.gain, row.layer)
+        try:
+            threshold = select_tau_from_counts(counts.get(key, {}), int(row.n_values), row.v_min_r, row.v_max_r,
+                                               row.r_star, bins, floor=row.value_floor)
+        except RateMatchError as error:
+            raise RateMatchError(f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, "
+                                 f"g={row.gain}, layer {row.layer}): {error}") from None
+        rows.append({"model_role": row.model_role, "spike_def_id": row.spike_def_id,
+                     "target_rate": row.target_rate, "gain": row.gain, "layer": row.layer,
+                     "r_star": row.r_star, "tau": threshold.tau, "bin_index": threshold.bin_index,
+                     "v_min_r": row.v_min_r, "v_max_r": row.v_max_r})
+    columns = ["model_role", "spike_def_id", "target_rate", "gain", "layer", "r_star", "tau", "bin_index",
+               "v_min_r", "v_max_r"]
+    return pd.DataFrame(rows, columns=columns).sort_values(columns[:5], ignore_index=True)

@@ -1,0 +1,73 @@
+"""What the raw spike models load: the synthetic default, user parquet files, or imported rasters."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from gatehouse.criticality import loaders, synthetic
+
+EMPTY_RASTER_SITES = {"cond_id": "int32", "seq_id": "int32", "layer": "int32", "token": "int32", "a": "int64",
+                      "model_role": "object", "spike_def_id": "object", "target_rate": "float64",
+                      "gain": "float64"}
+EMPTY_RASTER_CONDITIONS = {"cond_id": "int32", "model_role": "object", "spike_def_id": "object",
+                           "target_rate": "float64", "gain": "float64", "n_sequences": "int64",
+                           "n_layers": "int64", "seq_len": "int64"}
+
+
+def _empty(schema: dict) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in schema.items()})
+
+
+@lru_cache(maxsize=2)
+def _synthetic(preset: str, seed: int, roles: tuple[str, ...]):
+    return synthetic.generate(preset, seed, roles)
+
+
+def _inputs(spike_inputs: dict) -> dict:
+    """The model's `spike_inputs` config: the spike_* vars and model_roles (comma-separated)."""
+    return dict(spike_inputs)
+
+
+def _roles(inputs: dict) -> tuple[str, ...]:
+    return tuple(role for role in inputs["model_roles"].split(",") if role)
+
+
+def spike_table(spike_inputs: dict, kind: str, session):
+    """kind = events | summaries: the synthetic frame, or the validated user parquet as a relation."""
+    inputs = _inputs(spike_inputs)
+    source = inputs["spike_source"]
+    if source == "synthetic":
+        events, summaries = _synthetic(inputs["spike_preset"], int(inputs["spike_seed"]), _roles(inputs))
+        return events if kind == "events" else summaries
+    if source == "events":
+        events, summaries = Path(inputs["spike_events_path"]), Path(inputs["spike_summaries_path"])
+        loaders.validate_spike_inputs(events, summaries)
+        path = events if kind == "events" else summaries
+        columns = loaders.EVENT_COLUMNS if kind == "events" else loaders.SUMMARY_COLUMNS
+        casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in columns.items())
+        roles = ", ".join("'" + role.replace("'", "''") + "'" for role in _roles(inputs))
+        return session.sql(f"select {casts} from read_parquet('{str(path).replace(chr(39), chr(39) * 2)}') where model_role in ({roles})")
+    if source == "rasters":
+        schema = {name: "object" if sql_type == "VARCHAR" else "float64"
+                  for name, sql_type in (loaders.EVENT_COLUMNS if kind == "events" else loaders.SUMMARY_COLUMNS).items()}
+        return _empty(schema)
+    raise ValueError(f"var spike_source={source!r}: expected synthetic, events or rasters")
+
+
+@lru_cache(maxsize=1)
+def _rasters(rasters_path: str, conditions_path: str):
+    return loaders.load_rasters(Path(rasters_path), Path(conditions_path))
+
+
+def raster_table(spike_inputs: dict, kind: str):
+    """kind = sites | conditions, from an imported raster NPZ (empty unless spike_source = rasters)."""
+    inputs = _inputs(spike_inputs)
+    if inputs["spike_source"] != "rasters":
+        return _empty(EMPTY_RASTER_SITES if kind == "sites" else EMPTY_RASTER_CONDITIONS)
+    sites, conditions = _rasters(inputs["spike_rasters_path"], inputs["spike_conditions_path"])
+    roles = set(_roles(inputs))
+    frame = sites if kind == "sites" else conditions
+    return frame[frame.model_role.isin(roles)].reset_index(drop=True)
