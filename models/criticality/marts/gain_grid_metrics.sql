@@ -8,6 +8,10 @@ settings as (
     select * from {{ ref('int_rate_match_settings') }}
 ),
 
+canonical_grid as (
+    select * from {{ ref('int_condition_grid') }}
+),
+
 pooled_counts as (
     select
         model_role, spike_def_id, target_rate, gain,
@@ -54,12 +58,14 @@ ratios as (
         rates.achieved_rate_max_abs_err,
         settings.rate_match_tol_abs,
         lattices.n_sequences,
-        coalesce(pooled_counts.n_occupied, 0) as n_occupied_sites
+        coalesce(pooled_counts.n_occupied, 0) as n_occupied_sites,
+        canonical_grid.gain is not null as in_canonical_grid
     from lattices
     cross join settings
     left join pooled_counts using (model_role, spike_def_id, target_rate, gain)
     left join pooled_null using (model_role, spike_def_id, target_rate, gain)
     left join rates using (model_role, spike_def_id, target_rate, gain)
+    left join canonical_grid using (model_role, spike_def_id, target_rate, gain)
 )
 
 select
@@ -83,5 +89,6 @@ select
     achieved_rate_max_abs_err,
     rate_match_tol_abs,
     n_sequences,
-    n_occupied_sites
+    n_occupied_sites,
+    in_canonical_grid
 from ratios

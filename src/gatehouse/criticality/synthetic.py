@@ -130,6 +130,13 @@ def _extreme_minimum(rng, n_values: int, two_sided: bool) -> float:
     return float(ndtri((1.0 + q) / 2.0) if two_sided else ndtri(q))
 
 
+def _background_maximum(rng, n_values: int, two_sided: bool, below: float) -> float:
+    """Draw max(v) over n standard normal values given that none exceeds `below` (no stored event)."""
+    cdf_below = (2.0 * ndtr(below) - 1.0) if two_sided else ndtr(below)
+    level = cdf_below * np.exp(np.log(rng.random()) / n_values)
+    return float(ndtri((1.0 + level) / 2.0) if two_sided else ndtri(level))
+
+
 def _summaries(rng, role, gain, lattice, sigma, z_by_layer, n_strong, floor_sigmas, tau0):
     rows = []
     n_values = lattice.n_sequences * lattice.seq_len * lattice.d_ff
@@ -143,7 +150,8 @@ def _summaries(rng, role, gain, lattice, sigma, z_by_layer, n_strong, floor_sigm
                 "model_role": role, "spike_def_id": spike_def, "gain": gain, "layer": layer,
                 "n_sequences": lattice.n_sequences, "seq_len": lattice.seq_len, "d_ff": lattice.d_ff,
                 "v_min": _extreme_minimum(rng, n_background, two_sided) * sigma[layer],
-                "v_max": float(v.max()),
+                "v_max": float(v.max()) if v.size else sigma[layer] * _background_maximum(
+                    rng, n_background, two_sided, floor_sigmas),
                 "floor": floor_sigmas * float(sigma[layer]),
                 "n_above_tau0": int(rng.binomial(n_background, tail_tau0)) + int(n_strong[layer]),
             })

@@ -97,6 +97,7 @@ def prepare_country_tiles(tiles: pd.DataFrame, K: int) -> CountryTiles:
     country_code, countries = pd.factorize(tiles["country_iso"], sort=True)
     order = np.lexsort((tile_id, -weight.astype(np.int64), country_code))
     country_code, tile_id, weight = country_code[order], tile_id[order], weight[order].astype(np.int64)
+    id_rank = _tile_id_rank(tile_id, country_code, len(countries))
 
     size = np.bincount(country_code, minlength=len(countries))
     totals = np.bincount(country_code, weights=weight, minlength=len(countries))
@@ -111,7 +112,7 @@ def prepare_country_tiles(tiles: pd.DataFrame, K: int) -> CountryTiles:
         K=K, countries=pd.Index(countries), start=start, size=size.astype(np.int64), tile_id=tile_id,
         weight=weight, cum_weight=np.cumsum(weight),
         rank_key=country_code.astype(np.int64) * (K + 1) + (K - weight),
-        id_rank=_tile_id_rank(tile_id, country_code, len(countries)))
+        id_rank=id_rank)
 
 
 def _tile_id_rank(tile_id: np.ndarray, country_code: np.ndarray, n_countries: int) -> np.ndarray:
@@ -261,8 +262,10 @@ def _sampled_bumps(table, country, n, big, shortfall, pairs, seed, manifest_fing
                                     deficit, len(table.tile_id))
         chosen_pair.append(pair[accepted])
         chosen_pos.append(pos[accepted])
-        deficit -= np.bincount(pair[accepted], minlength=len(n))
-        blocks_used[pair[accepted]] = block[accepted] + 1  # rows are in block order: the last write wins
+        accepted_pair, accepted_block = pair[accepted], block[accepted]
+        deficit -= np.bincount(accepted_pair, minlength=len(n))
+        last = _group_ends(accepted_pair)  # rows are in block order within a pair
+        blocks_used[accepted_pair[last]] = accepted_block[last] + 1
         next_block[active] += draws
     else:
         raise RuntimeError("weighted tile sampling did not finish; residues are degenerate")
@@ -374,6 +377,13 @@ def _searchsorted_right(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray
     found = np.empty(len(needles), dtype=np.int64)
     found[order] = np.searchsorted(haystack, needles[order], side="right")
     return found
+
+
+def _group_ends(group: np.ndarray) -> np.ndarray:
+    """Index of the last row of each run of equal consecutive values."""
+    if len(group) == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.append(group[1:] != group[:-1], True))
 
 
 def _rank_within_groups(group: np.ndarray) -> np.ndarray:

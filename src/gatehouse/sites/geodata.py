@@ -175,16 +175,15 @@ def polygonal(geometry) -> Polygon | MultiPolygon | None:
         return None
     if not geometry.is_valid:
         geometry = shapely.make_valid(geometry)
+    if isinstance(geometry, (Polygon, MultiPolygon)):
+        return geometry
+    # make_valid can return a GeometryCollection mixing areas with stray lines and points.
     parts = [
         part for part in shapely.get_parts(geometry)
         if isinstance(part, (Polygon, MultiPolygon)) and not part.is_empty
     ]
-    if not parts:
-        return None
-    if len(parts) == 1 and geometry.geom_type in ("Polygon", "MultiPolygon"):
-        return geometry
-    merged = shapely.union_all(parts)
-    return merged if isinstance(merged, (Polygon, MultiPolygon)) else polygonal(merged)
+    merged = shapely.union_all(parts) if parts else None
+    return merged if isinstance(merged, (Polygon, MultiPolygon)) and not merged.is_empty else None
 
 
 @functools.lru_cache(maxsize=1)

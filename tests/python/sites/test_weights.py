@@ -194,7 +194,8 @@ def test_largest_remainder_gives_back_when_floors_overshoot():
     # equal residues ordered by tie key (here the index itself).
     keys_by_index = lambda idx: np.asarray(idx, dtype=np.uint64)  # noqa: E731
     assert weights.largest_remainder(np.array([2.0, 1.0, 1.25]), 3, keys_by_index).tolist() == [1, 1, 1]
-    assert weights.largest_remainder(np.array([2.0, 1.5, 0.5]), 4, keys_by_index).tolist() == [2, 1, 1]
+    # Normal case: one unit short, residues 0.5 and 0.5 tie, the lower key (index 1) wins.
+    assert weights.largest_remainder(np.array([2.0, 1.5, 0.5]), 4, keys_by_index).tolist() == [2, 2, 0]
 
 
 # ----------------------------------------------------------------------------- country rebalance
@@ -246,7 +247,8 @@ def test_penalty_pulls_towards_uniform_and_stops_at_max_iterations():
 
 def test_converges_early_when_nothing_binds():
     basis = basis_frame([("AA", "Asia", 1, 1, 0), ("BB", "Europe", 1, 1, 0)])
-    result = country_rebalance_diagnostic(basis, {"uniform": 1.0}, RebalancePolicy(region_floors={}))
+    policy = no_rebalance(region_floors={"Asia": 0.3, "Europe": 0.3}, max_iterations=24)
+    result = country_rebalance_diagnostic(basis, {"uniform": 1.0}, policy)
     assert result.converged and result.iterations == 1
     assert result.shares["rebalanced_share"].tolist() == pytest.approx([0.5, 0.5])
 

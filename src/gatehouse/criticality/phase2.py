@@ -1,0 +1,160 @@
+"""The four Phase 2 commands: gain-grid and select-gstar, per model role, each its own run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from gatehouse.criticality import loaders
+from gatehouse.dbt_invoke import dbt_build, test_statuses
+from gatehouse.project import canon
+from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, new_run, published_runs, sha256_file
+
+GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
+GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
+GSTAR_SELECT = ["+gstar"]
+METRICS_ORDER = "model_role, spike_def_id, target_rate, gain"
+
+
+def _condition_label(spike_def_id: str, target_rate: float) -> str:
+    return f"{spike_def_id}|{float(target_rate)!r}"
+
+
+def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) -> tuple[dict, dict]:
+    """(config section, dbt vars) for the chosen spike source; files are identified by sha256."""
+    if events or summaries:
+        if not (events and summaries):
+            raise RunError("--events and --summaries go together")
+        files = {"events": Path(events).resolve(), "summaries": Path(summaries).resolve()}
+        source = "events"
+    elif rasters or conditions:
+        if not (rasters and conditions):
+            raise RunError("--rasters and --conditions go together")
+        files = {"rasters": Path(rasters).resolve(), "conditions": Path(conditions).resolve()}
+        source = "rasters"
+    else:
+        return ({"spike_source": "synthetic", "preset": preset, "seed": seed},
+                {"spike_source": "synthetic", "spike_preset": preset, "spike_seed": seed})
+    for name, path in files.items():
+        if not path.is_file():
+            raise RunError(f"{path}: file not found (--{name})")
+    config = {"spike_source": source, "files": {name: {"name": path.name, "sha256": sha256_file(path)}
+                                                for name, path in files.items()}}
+    variables = {"spike_source": source, **{f"spike_{name}_path": str(path) for name, path in files.items()}}
+    return config, variables
+
+
+def _base_config(phase_id: str, model_role: str) -> dict:
+    constants = canon()
+    if model_role not in constants["model_roles"]:
+        raise RunError(f"--model-role {model_role!r}: expected one of {list(constants['model_roles'])}")
+    return {"project_id": "gatehouse", "phase_id": phase_id, "model_role": model_role,
+            "canon": {key: list(value) if isinstance(value, tuple) else value for key, value in constants.items()}}
+
+
+def _export(database: Path, sql: str, destination: Path) -> None:
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(f"copy ({sql}) to '{destination}' (format parquet, compression zstd)")
+    finally:
+        con.close()
+
+
+def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summaries=None, rasters=None,
+              conditions=None, preset: str = "crossing", seed: int = 1337) -> Path:
+    input_config, variables = _input_spec(events, summaries, rasters, conditions, preset, seed)
+    config = {**_base_config(GRID_PHASE, model_role), "inputs": input_config}
+    with new_run(runs_dir, "S02", config) as run:
+        database = run.staging / "warehouse.duckdb"
+        summary = dbt_build(GRID_SELECT, {**variables, "model_roles": [model_role]}, database,
+                            run.staging / "dbt")
+        _export(database, f"select * from gain_grid_metrics order by {METRICS_ORDER}",
+                run.results / "metrics.parquet")
+        _export(database, f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",
+                run.results / "tau_rate_matched.parquet")
+        con = duckdb.connect(str(database), read_only=True)
+        conditions_run = [f"{_condition_label(sd, tr)}|{float(g)!r}" for sd, tr, g in con.execute(
+            "select spike_def_id, target_rate, gain from gain_grid_metrics order by spike_def_id, gain, target_rate"
+        ).fetchall()]
+        con.close()
+        run.record.update({"phase_id": GRID_PHASE, "model_role": model_role, "conditions": conditions_run,
+                           "inputs": input_config, "dependencies": [],
+                           "dbt": {"invocation_id": summary["invocation_id"], "select": GRID_SELECT,
+                                   "tests": test_statuses(summary)}})
+        run.artifact("metrics_parquet", "results/metrics.parquet")
+        run.artifact("tau_rate_matched_parquet", "results/tau_rate_matched.parquet")
+        run.artifact("warehouse_duckdb", "warehouse.duckdb")
+        return run.final
+
+
+def _grid_dependency(runs_dir: Path, model_role: str, dep: str | None) -> dict:
+    grids = [record for record in published_runs(runs_dir) if record.get("phase_id") == GRID_PHASE]
+    if dep:
+        chosen = [record for record in grids if record["run_id"] == dep]
+        if not chosen:
+            raise RunError(f"--dep {dep}: no completed gain-grid run with that id under {runs_dir}",
+                           EXIT_MISSING_DEPENDENCY)
+        return chosen[0]
+    matching = [record for record in grids if record.get("model_role") == model_role]
+    if len(matching) != 1:
+        found = ", ".join(record["run_id"] for record in matching) or "none"
+        raise RunError(f"select-gstar needs exactly one completed gain-grid run for model_role {model_role} "
+                       f"under {runs_dir} (found: {found}); pass --dep RUN_ID or --metrics PATH",
+                       EXIT_MISSING_DEPENDENCY)
+    return matching[0]
+
+
+def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None = None,
+                 metrics: str | None = None) -> Path:
+    if metrics:
+        metrics_path, dependencies = Path(metrics).resolve(), []
+        if not metrics_path.is_file():
+            raise RunError(f"{metrics_path}: file not found (--metrics)", EXIT_MISSING_DEPENDENCY)
+    else:
+        grid = _grid_dependency(runs_dir, model_role, dep)
+        model_role = grid["model_role"]
+        metrics_path, dependencies = Path(runs_dir).resolve() / grid["run_id"] / grid["artifacts"]["metrics_parquet"], [grid["run_id"]]
+    loaders.validate_metrics(metrics_path)
+    source = {"name": metrics_path.name, "sha256": sha256_file(metrics_path), "run_id": (dependencies or [None])[0]}
+    config = {**_base_config(GSTAR_PHASE, model_role), "gstar_method": "btot_near_one", "source_metrics": source}
+    with new_run(runs_dir, "S02B", config) as run:
+        database = run.staging / "warehouse.duckdb"
+        variables = {"gstar_metrics_path": str(metrics_path), "gstar_model_role": model_role,
+                     "model_roles": [model_role]}
+        summary = dbt_build(GSTAR_SELECT, variables, database, run.staging / "dbt")
+        document = _gstar_document(database, model_role, source)
+        if not document["by_condition"]:
+            raise RunError(f"{metrics_path}: no rows for model_role {model_role}")
+        with open(run.results / "gstar.json", "w") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        run.record.update({"phase_id": GSTAR_PHASE, "model_role": model_role,
+                           "conditions": sorted(document["by_condition"]), "dependencies": dependencies,
+                           "source_metrics": source,
+                           "dbt": {"invocation_id": summary["invocation_id"], "select": GSTAR_SELECT,
+                                   "tests": test_statuses(summary)}})
+        run.artifact("gstar_json", "results/gstar.json")
+        run.artifact("warehouse_duckdb", "warehouse.duckdb")
+        return run.final
+
+
+def _gstar_document(database: Path, model_role: str, source: dict) -> dict:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        frame = con.execute("select * from gstar where model_role = ? order by spike_def_id, target_rate",
+                            [model_role]).df()
+    finally:
+        con.close()
+    by_condition = {}
+    for row in frame.itertuples(index=False):
+        by_condition[_condition_label(row.spike_def_id, row.target_rate)] = {
+            "spike_def_id": row.spike_def_id, "target_rate": float(row.target_rate), "gstar": float(row.gstar),
+            "b_tot_at_gstar": float(row.b_tot_at_gstar), "abs_err_at_gstar": float(row.abs_err_at_gstar),
+            "n_tied": int(row.n_tied), "tie_break_applied": bool(row.tie_break_applied),
+            "crosses_one_in_grid": bool(row.crosses_one_in_grid), "gstar_at_grid_edge": bool(row.gstar_at_grid_edge),
+            "b_tot_slope": float(row.b_tot_slope), "metrics_content_sha256": row.metrics_content_sha256,
+        }
+    return {"method": "btot_near_one", "model_role": model_role, "tie_break": "closest_to_gain_baseline_then_smaller",
+            "source_metrics_sha256": source["sha256"], "source_run_id": source["run_id"], "by_condition": by_condition}

@@ -1,0 +1,70 @@
+"""Invoke `dbt build` for a run: its own DuckDB file, target path and vars, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gatehouse.project import PROJECT_DIR
+from gatehouse.runs import RunError
+
+
+def dbt_build(select: list[str], variables: dict, database: Path, target_path: Path,
+              exclude: list[str] | None = None) -> dict:
+    """Run dbt build; return a summary of run_results.json. Raise RunError naming failed nodes."""
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt), "build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
+               "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
+               "--indirect-selection", "cautious", "--select", *select]
+    if exclude:
+        command += ["--exclude", *exclude]
+    environment = {**os.environ, "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
+                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
+    completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+    results_path = target_path / "run_results.json"
+    if not results_path.exists():
+        raise RunError(f"dbt build did not run:\n{completed.stdout[-4000:]}{completed.stderr[-4000:]}")
+    summary = summarise_results(results_path, target_path / "manifest.json")
+    for scratch in ("partial_parse.msgpack", "graph.gpickle", "graph_summary.json", "semantic_manifest.json"):
+        (target_path / scratch).unlink(missing_ok=True)
+    failed = [node for node in summary["nodes"] if node["status"] in ("error", "fail", "runtime error")]
+    if completed.returncode != 0 or failed:
+        raise RunError("dbt build failed:\n" + "\n".join(
+            f"- {node['name']} [{node['status']}]: {_essential(node['message'])}" for node in failed))
+    return summary
+
+
+def _essential(message: str | None) -> str:
+    """The informative line of a dbt error (our own error classes carry the file/column/problem)."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    for marker in ("InputError", "RateMatchError", "GeodataError", "Error:"):
+        for line in reversed(lines):
+            if marker in line:
+                return line
+    return lines[-1] if lines else ""
+
+
+def summarise_results(results_path: Path, manifest_path: Path) -> dict:
+    with open(results_path) as handle:
+        results = json.load(handle)
+    meta = {}
+    if manifest_path.exists():
+        with open(manifest_path) as handle:
+            nodes = json.load(handle).get("nodes", {})
+        meta = {uid: node.get("config", {}).get("meta", {}) for uid, node in nodes.items()}
+    summary_nodes = [{
+        "unique_id": result["unique_id"], "name": result["unique_id"].split(".")[2],
+        "status": result["status"], "failures": result.get("failures"), "message": result.get("message"),
+        "gate": meta.get(result["unique_id"], {}).get("gate"),
+    } for result in results["results"]]
+    return {"invocation_id": results["metadata"]["invocation_id"], "dbt_version": results["metadata"]["dbt_version"],
+            "nodes": sorted(summary_nodes, key=lambda node: node["unique_id"])}
+
+
+def test_statuses(summary: dict) -> list[dict]:
+    """The status of every test of the build, for run_record.json."""
+    return [{key: node[key] for key in ("name", "unique_id", "status", "failures", "gate")}
+            for node in summary["nodes"] if node["unique_id"].startswith(("test.", "unit_test."))]

@@ -1,0 +1,144 @@
+"""Run directories: content-hash run ids, resolved config, atomic publish, run_record.json.
+
+A run is built in a hidden staging directory beside its final place and renamed into place only
+when everything succeeded, so a failed run leaves nothing behind and an existing run directory is
+never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from gatehouse.project import PROJECT_DIR
+
+EXIT_FAILED, EXIT_MISSING_DEPENDENCY, EXIT_RUN_EXISTS = 2, 3, 4
+
+
+class RunError(RuntimeError):
+    """A run cannot be made; carries the process exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolved_config_bytes(config: dict) -> bytes:
+    text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return text.replace("\r\n", "\n").encode()
+
+
+def run_id_for(config_bytes: bytes, stage_tag: str) -> str:
+    return f"RUN_{stage_tag}_{hashlib.sha256(config_bytes + stage_tag.encode()).hexdigest()[:12]}"
+
+
+def code_version() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "no_git_metadata"
+    return head or "no_git_metadata"
+
+
+def package_versions(*names: str) -> dict:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Run:
+    """A run being built in `staging`, published to `final` by `publish()`."""
+    run_id: str
+    final: Path
+    staging: Path
+    config_bytes: bytes
+    record: dict = field(default_factory=dict)
+
+    @property
+    def results(self) -> Path:
+        return self.staging / "results"
+
+    def artifact(self, logical_name: str, relative_path: str) -> None:
+        path = self.staging / relative_path
+        self.record.setdefault("artifacts", {})[logical_name] = relative_path
+        self.record.setdefault("artifact_index", []).append(
+            {"logical_name": logical_name, "relative_path": relative_path, "sha256": sha256_file(path),
+             "bytes": path.stat().st_size})
+
+    def log(self, event_type: str, **payload) -> None:
+        line = {"ts_utc": utc_now(), "run_id": self.run_id, "event_type": event_type, "payload": payload}
+        with open(self.staging / "logs" / "events.jsonl", "a") as handle:
+            handle.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def published_runs(runs_dir: Path) -> list[dict]:
+    """run_record.json of every published (complete) run under runs_dir, sorted by run_id."""
+    records = []
+    for record_path in sorted(Path(runs_dir).glob("RUN_*/run_record.json")):
+        with open(record_path) as handle:
+            records.append(json.load(handle))
+    return [record for record in records if record.get("stage_status") == "complete"]
+
+
+@contextmanager
+def new_run(runs_dir: Path, stage_tag: str, config: dict):
+    """Yield a Run in a staging directory; publish it on success, remove it on any failure."""
+    runs_dir = Path(runs_dir)
+    config_bytes = resolved_config_bytes(config)
+    run_id = run_id_for(config_bytes, stage_tag)
+    final = runs_dir / run_id
+    if final.exists():
+        raise RunError(f"run directory {final} already exists; runs are never overwritten", EXIT_RUN_EXISTS)
+    staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
+    for sub in ("results", "logs", "dbt"):
+        (staging / sub).mkdir(parents=True, exist_ok=False)
+    (staging / "config_resolved.yaml").write_bytes(config_bytes)
+    run = Run(run_id, final, staging, config_bytes, record={
+        "project_id": "gatehouse", "run_id": run_id, "stage_tag": stage_tag, "stage_status": "started",
+        "created_utc": utc_now(), "config_hash": hashlib.sha256(config_bytes).hexdigest(),
+        "code_version": code_version(),
+        "versions": package_versions("gatehouse", "dbt-core", "dbt-duckdb", "duckdb", "numpy", "pandas"),
+    })
+    try:
+        run.log("start", stage_tag=stage_tag)
+        yield run
+        run.record["stage_status"] = "complete"
+        run.log("end", status="complete")
+        with open(staging / "run_record.json", "w") as handle:
+            json.dump(run.record, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        if final.exists():
+            raise RunError(f"run directory {final} appeared while this run was being built", EXIT_RUN_EXISTS)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
