@@ -40,10 +40,10 @@ def dbt_build(select: list[str], variables: dict, database: Path, target_path: P
 def _essential(message: str | None) -> str:
     """The informative line of a dbt error (our own error classes carry the file/column/problem)."""
     lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
-    for marker in ("InputError", "RateMatchError", "GeodataError", "Error:"):
+    for marker in ("InputError: ", "RateMatchError: ", "GeodataError: ", "PolicyError: ", "Error: "):
         for line in reversed(lines):
             if marker in line:
-                return line
+                return line.rsplit(marker, 1)[1]
     return lines[-1] if lines else ""
 
 

@@ -14,7 +14,7 @@ from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, new_run, published
 
 GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
 GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
-GSTAR_SELECT = ["+gstar"]
+GSTAR_SELECT = ["+gstar", "canon_gain_grid"]
 METRICS_ORDER = "model_role, spike_def_id, target_rate, gain"
 
 

@@ -1,4 +1,5 @@
-{{ config(meta={'gate': 'C-GS-4'}) }}
+{{ config(meta={"gate": "C-GS-4"}) }}
+-- depends_on: {{ ref("gstar") }}
 {#- g* must be derived from branching metrics only: fail if the selection models mention any
     task-performance column (accuracy, loss, nll, perplexity, ...). -#}
 {%- set forbidden = ['accuracy', 'loss', 'nll', 'ppl', 'perplexity', 'logprob', 'n_questions'] -%}
