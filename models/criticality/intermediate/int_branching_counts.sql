@@ -23,19 +23,11 @@ select
 from rasters as site
 inner join lattices using (model_role, spike_def_id, target_rate, gain)
 left join rasters as next_token
-    on next_token.model_role = site.model_role
-    and next_token.spike_def_id = site.spike_def_id
-    and next_token.target_rate = site.target_rate
-    and next_token.gain = site.gain
-    and next_token.seq_id = site.seq_id
+    on {{ same_condition_and_sequence('site', 'next_token') }}
     and next_token.layer = site.layer
     and next_token.token = site.token + 1
 left join rasters as next_layer
-    on next_layer.model_role = site.model_role
-    and next_layer.spike_def_id = site.spike_def_id
-    and next_layer.target_rate = site.target_rate
-    and next_layer.gain = site.gain
-    and next_layer.seq_id = site.seq_id
+    on {{ same_condition_and_sequence('site', 'next_layer') }}
     and next_layer.layer = site.layer + 1
     and next_layer.token = site.token
 group by all

@@ -26,10 +26,6 @@ select
 from layer_occupancy as layer
 inner join lattices using (model_role, spike_def_id, target_rate, gain)
 left join layer_occupancy as above
-    on above.model_role = layer.model_role
-    and above.spike_def_id = layer.spike_def_id
-    and above.target_rate = layer.target_rate
-    and above.gain = layer.gain
-    and above.seq_id = layer.seq_id
+    on {{ same_condition_and_sequence('layer', 'above') }}
     and above.layer = layer.layer + 1
 group by all

@@ -40,13 +40,15 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str,
     if missing:
         _fail(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
     casts = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in columns.items())
-    con.execute(f"create or replace temp view loaded as select {casts}, "
-                f"{', '.join(f'{name} as raw_{name}' for name in columns)} from read_parquet('{_escape(path)}')")
-    for name in columns:
-        bad = con.execute(f"select count(*) from loaded where {name} is null and raw_{name} is not null").fetchone()[0]
-        nulls = con.execute(f"select count(*) from loaded where raw_{name} is null").fetchone()[0]
-        if bad:
-            _fail(path, f"column {name}: {bad} value(s) are not {columns[name]}")
+    raw = ", ".join(f"{name} as raw_{name}" for name in columns)
+    con.execute(f"create or replace temp view loaded as select {casts}, {raw} from read_parquet('{_escape(path)}')")
+    counts = ", ".join(f"count_if({name} is null and raw_{name} is not null), count_if(raw_{name} is null)"
+                       for name in columns)
+    problems = con.execute(f"select {counts} from loaded").fetchone()
+    for index, name in enumerate(columns):
+        mistyped, nulls = problems[2 * index], problems[2 * index + 1]
+        if mistyped:
+            _fail(path, f"column {name}: {mistyped} value(s) are not {columns[name]}")
         if nulls:
             _fail(path, f"column {name}: {nulls} null value(s)")
 

@@ -225,7 +225,7 @@ def _sampled_bumps(table, country, n, big, shortfall, pairs, seed, manifest_fing
     Draw j of a pair uses block j of its substream, lane x0, mapped to an integer t in [0, K·S) by
     t = floor(x0·K·S / 2^64). t below the big-tile residue mass picks a big tile by its cumulative
     residue; otherwise q = (t − R_big) // n indexes the country's cumulative weights after the big
-    prefix. Draws repeat a chosen tile are skipped; each round draws (deficit · 2^round) blocks so a
+    prefix. Draws that repeat a chosen tile are skipped; each round draws (deficit · 2^round) blocks so a
     pair with many rejections needs only O(log) rounds, and the accepted draws equal the first S
     distinct ones of the block sequence, exactly as a one-at-a-time loop would take them.
     """

@@ -26,18 +26,18 @@ def assign_sites(alloc: pd.DataFrame, seed: int, manifest_fingerprint: str) -> p
     [merchant_id, country_iso, site_order, tile_id, u], one row per site, sorted by
     (merchant_id, country_iso, site_order). `u` is the draw used (one per site, for RNG accounting).
     """
-    plan = _canonical_plan(alloc)
-    pair_start = _run_starts(plan["merchant_id"].to_numpy(), plan["country_iso"].to_numpy())
-    quota = plan["n_sites_tile"].to_numpy(dtype=np.int64)
+    rows, pair_key = _plan_order(alloc)
+    quota = alloc["n_sites_tile"].to_numpy(dtype=np.int64)[rows]
+    pair_start = _run_starts(pair_key)
     pair_size = np.add.reduceat(quota, pair_start) if len(quota) else quota
-    n_pairs = len(pair_start)
+    pair_row = rows[pair_start]  # a representative input row per pair
 
-    tile_multiset = np.repeat(plan["tile_id"].to_numpy(), quota)  # pair-major, tile_id ascending
-    site_pair = np.repeat(np.arange(n_pairs), pair_size)
+    tile_multiset = np.repeat(alloc["tile_id"].to_numpy()[rows], quota)  # pair-major, tile_id ascending
+    site_pair = np.repeat(np.arange(len(pair_start)), pair_size)
     site_order = _rank_within_runs(site_pair) + 1
 
-    merchants = plan["merchant_id"].to_numpy()[pair_start]
-    isos = plan["country_iso"].to_numpy()[pair_start]
+    merchants = alloc["merchant_id"].to_numpy()[pair_row]
+    isos = alloc["country_iso"].to_numpy()[pair_row]
     key, ctr_hi, ctr_lo = rng.substreams(seed, manifest_fingerprint, ASSIGN_LABEL, merchants, isos)
     x0, _ = rng.philox2x64(key[site_pair],
                            *rng.add_to_counter(ctr_hi[site_pair], ctr_lo[site_pair], site_order - 1))
@@ -49,33 +49,43 @@ def assign_sites(alloc: pd.DataFrame, seed: int, manifest_fingerprint: str) -> p
     tile_id[by_draw] = tile_multiset
     return pd.DataFrame({
         "merchant_id": merchants[site_pair],
-        "country_iso": isos[site_pair],
+        "country_iso": alloc["country_iso"].array.take(pair_row[site_pair]),
         "site_order": site_order,
         "tile_id": tile_id,
         "u": u,
     })
 
 
-def _canonical_plan(alloc: pd.DataFrame) -> pd.DataFrame:
+def _plan_order(alloc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Validated row order by (merchant_id, country_iso, tile_id), and an ordered pair key per row."""
     missing = [c for c in ("merchant_id", "country_iso", "tile_id", "n_sites_tile") if c not in alloc.columns]
     if missing:
         raise AssignmentInputError(f"allocation plan is missing columns {missing}")
     if (alloc["n_sites_tile"] < 1).any():
         raise AssignmentInputError("n_sites_tile must be ≥ 1")
-    if alloc.duplicated(["merchant_id", "country_iso", "tile_id"]).any():
-        raise AssignmentInputError("duplicate (merchant_id, country_iso, tile_id) in the allocation plan")
-    return alloc.sort_values(["merchant_id", "country_iso", "tile_id"], kind="stable").reset_index(drop=True)
+    merchant_code, _ = pd.factorize(alloc["merchant_id"], sort=True)
+    iso_code, isos = pd.factorize(alloc["country_iso"], sort=True)
+    pair_key = merchant_code.astype(np.int64) * max(len(isos), 1) + iso_code
+    tile = alloc["tile_id"].to_numpy()
+    if _strictly_increasing(pair_key, tile):  # the usual case: S4 output is already in key order
+        rows = np.arange(len(tile))
+    else:
+        rows = np.lexsort((tile, pair_key))
+        if not _strictly_increasing(pair_key[rows], tile[rows]):
+            raise AssignmentInputError("duplicate (merchant_id, country_iso, tile_id) in the allocation plan")
+    return rows, pair_key[rows]
 
 
-def _run_starts(*columns: np.ndarray) -> np.ndarray:
-    """Start index of each run of equal consecutive rows over the given columns."""
-    length = len(columns[0])
-    if length == 0:
+def _strictly_increasing(major: np.ndarray, minor: np.ndarray) -> bool:
+    d_major = np.diff(major)
+    return bool(np.all((d_major > 0) | ((d_major == 0) & (minor[1:] > minor[:-1]))))
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Start index of each run of equal consecutive values."""
+    if len(values) == 0:
         return np.empty(0, dtype=np.int64)
-    changed = np.zeros(length - 1, dtype=bool)
-    for column in columns:
-        changed |= column[1:] != column[:-1]
-    return np.flatnonzero(np.concatenate([[True], changed]))
+    return np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
 
 
 def _rank_within_runs(group: np.ndarray) -> np.ndarray:

@@ -177,15 +177,15 @@ def substreams(seed: int, manifest_fingerprint_hex: str, label: str, merchant_id
 
     if site_orders is None:
         pair_digests = [state.digest() for state in pair_states]
-        digests = [pair_digests[code] for code in pair_codes.tolist()]
+        blob = b"".join([pair_digests[code] for code in pair_codes.tolist()])
     else:
         orders = np.asarray(site_orders, dtype=np.int64)
         if orders.shape != merchants.shape:
             raise ValueError("site_orders must have the same length as merchant_ids")
         if orders.size and orders.min() < 0:
             raise ValueError("site_order must be non-negative")
-        digests = _site_digests(pair_states, pair_codes, orders)
-    return _parse_digests(b"".join(digests), len(merchants))
+        blob = _site_digests(pair_states, pair_codes, orders)
+    return _parse_digests(blob, len(merchants))
 
 
 def _factorize_pairs(merchants: np.ndarray, isos: np.ndarray):
@@ -228,18 +228,18 @@ def _le64_slices(values: np.ndarray) -> list[bytes]:
     return [raw[i: i + 8] for i in range(0, len(raw), 8)]
 
 
-def _site_digests(pair_states: list, pair_codes: np.ndarray, orders: np.ndarray) -> list[bytes]:
+def _site_digests(pair_states: list, pair_codes: np.ndarray, orders: np.ndarray) -> bytearray:
+    """32-byte digests back to back; written into one buffer to avoid millions of bytes objects."""
     order_bytes = orders.astype("<u8").tobytes()
-    digests = []
-    append = digests.append
+    out = bytearray(32 * len(orders))
     for i, code in enumerate(pair_codes.tolist()):
         h = pair_states[code].copy()
         h.update(order_bytes[8 * i: 8 * i + 8])
-        append(h.digest())
-    return digests
+        out[32 * i: 32 * i + 32] = h.digest()
+    return out
 
 
-def _parse_digests(blob: bytes, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _parse_digests(blob: bytes | bytearray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     digests = np.frombuffer(blob, dtype=np.uint8).reshape(count, 32)
     key = np.ascontiguousarray(digests[:, 24:32]).view("<u8").ravel().astype(_U64)
     ctr_hi = np.ascontiguousarray(digests[:, 16:24]).view(">u8").ravel().astype(_U64)
