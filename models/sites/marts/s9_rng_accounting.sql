@@ -1,0 +1,34 @@
+{#- S9 RNG accounting per state: events (one per Philox use: a site in S5, an attempt in S6, a pair's
+    sampling in S4), blocks and draws, against the sites they served. Gates S-S9-5/6 read it. -#}
+with s4 as (
+    select
+        'S4' as state,
+        '1B.S4.alloc_plan' as module,
+        's4_alloc_plan_sample' as substream_label,
+        count(*) filter (where rng_blocks > 0)::bigint as events,
+        coalesce(sum(rng_blocks), 0)::bigint as blocks,
+        coalesce(sum(rng_blocks), 0)::bigint as draws,
+        sum(n_sites)::bigint as sites
+    from {{ ref('s4_pair_diagnostics') }}
+),
+
+s5 as (
+    select 'S5', any_value(module), any_value(substream_label), count(*)::bigint, sum(rng_blocks)::bigint,
+        sum(rng_draws)::bigint, count(*)::bigint
+    from {{ ref('s5_site_tile_assignment') }}
+),
+
+s6 as (
+    select 'S6', any_value(module), any_value(substream_label), sum(attempts)::bigint, sum(rng_blocks)::bigint,
+        sum(rng_draws)::bigint, count(*)::bigint
+    from {{ ref('s6_site_jitter') }}
+),
+
+requirements as (
+    select sum(n_sites)::bigint as required_sites from {{ ref('s3_requirements') }}
+)
+
+select states.*, requirements.required_sites
+from (select * from s4 union all select * from s5 union all select * from s6) as states
+cross join requirements
+order by state

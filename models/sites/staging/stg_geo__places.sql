@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ ref('raw_geo__places') }}
+)
+
+select
+    -- ids
+    cast(geonameid as bigint) as geonameid,
+    cast(country_iso as varchar) as country_iso,
+    -- strings
+    cast(name as varchar) as name,
+    -- numerics
+    cast(lon_deg as double) as lon_deg,
+    cast(lat_deg as double) as lat_deg,
+    cast(population as bigint) as population
+from source

@@ -1,0 +1,6 @@
+from gatehouse.sites.sources import places_table
+
+
+def model(dbt, session):
+    """GeoNames populated places (cities500, every population)."""
+    return places_table()

@@ -1,0 +1,10 @@
+import pandas as pd
+
+from gatehouse.sites import policy
+from gatehouse.sites.sources import SitesInputs
+
+
+def model(dbt, session):
+    """The governed policy file alloc_plan.yaml: bytes as hashed into parameter_hash, validated values as JSON."""
+    inputs = SitesInputs.from_config(dbt.config.get("sites_inputs"))
+    return pd.DataFrame([policy.load(inputs.policy_dir, "alloc_plan").row()])

@@ -1,0 +1,211 @@
+"""`gatehouse sites run`: one Segment 1B build in its own run directory.
+
+Order: check every input in Python first (policies, polygon file, user catalogue, 1A bundle: fast,
+named errors), derive the lineage tokens, then build the dbt chain into the run's own DuckDB file,
+export `site_locations.parquet` in PK order and write the validation bundle. dbt_build raises on any
+failed gate, so the bundle and its `_passed.flag` exist only when every gate passed; on any failure
+the staging directory is removed and nothing is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import duckdb
+
+from gatehouse.dbt_invoke import dbt_build, test_statuses
+from gatehouse.runs import RunError, code_version, new_run, sha256_file
+from gatehouse.sites import bundle, geodata, lineage, pipeline, policy, sources
+
+STAGE_TAG = "S1B"
+PHASE_ID = "SITES_1B"
+SELECT = ["tag:sites"]
+EGRESS_FILE = "site_locations.parquet"
+PK = "merchant_id, legal_country_iso, site_order"
+
+
+def resolve_inputs(seed: int, catalogue: str | None = None, gate_bundle: str | None = None,
+                   policy_dir: str | None = None, countries_zip: str | None = None,
+                   catalogue_seed: int = 42) -> sources.SitesInputs:
+    def absolute(value):
+        return Path(value).resolve() if value else None
+
+    for name, value in (("--seed", seed), ("--catalogue-seed", catalogue_seed)):
+        if not 0 <= int(value) < 2**64:
+            raise RunError(f"{name} must be in [0, 2^64), got {value}")
+    if gate_bundle and not catalogue:
+        raise RunError("--gate-bundle verifies the 1A run a user catalogue came from; give --outlet-catalogue too")
+    return sources.SitesInputs(seed=int(seed), catalogue_seed=int(catalogue_seed), catalogue_path=absolute(catalogue),
+                               gate_bundle_path=absolute(gate_bundle),
+                               policy_dir=absolute(policy_dir) or policy.DEFAULT_POLICY_DIR,
+                               countries_zip_path=absolute(countries_zip))
+
+
+def precheck(inputs: sources.SitesInputs) -> dict:
+    """Refuse bad input before dbt starts; returns the sealed inputs and lineage tokens."""
+    policies = policy.load_all(inputs.policy_dir)
+    if inputs.countries_zip_path is not None:
+        geodata.load_countries(inputs.countries_zip_path)  # GeodataError names a corrupt polygon file
+    upstream_mf = _check_catalogue(inputs, policies) if inputs.catalogue_path is not None else None
+    if inputs.gate_bundle_path is not None:
+        _check_gate(inputs, upstream_mf)
+    sealed = sources.sealed_inputs(inputs, [p.row() for p in policies.values()])
+    commit = code_version()
+    parameter_hash, fingerprint = pipeline.lineage_tokens(sealed, commit)
+    return {"sealed": sealed, "commit": commit, "parameter_hash": parameter_hash, "manifest_fingerprint": fingerprint}
+
+
+def _check_catalogue(inputs: sources.SitesInputs, policies: dict) -> str | None:
+    """E300-E303 for a user catalogue; returns the 1A manifest_fingerprint it names, if any."""
+    iso_codes = set(sources.iso_codes_table()["country_iso"])
+    source = str(inputs.catalogue_path)
+    catalogue = sources.validate_catalogue(sources.read_catalogue(inputs.catalogue_path), iso_codes, source)
+    with_sites = set(catalogue["legal_country_iso"]) - set(policies["requirements"].values["denylist"])
+    polygons = set(geodata.load_countries(inputs.countries_zip_path)["country_iso"])
+    untiled = sources.untiled_countries(with_sites, policies["tiles"].values["countries"], polygons)
+    if untiled:
+        raise sources.CatalogueInputError(
+            f"E303_COUNTRY_WITHOUT_TILES: {source}: column legal_country_iso has sites in {untiled[:10]}, which "
+            "have no tile (no Natural Earth polygon, or left out by the tiles policy's countries)")
+    return catalogue["upstream_manifest_fingerprint"].iloc[0] if len(catalogue) else None
+
+
+def _check_gate(inputs: sources.SitesInputs, upstream_mf: str | None) -> None:
+    verified = bundle.verify_bundle(inputs.gate_bundle_path)
+    if verified.manifest_fingerprint and upstream_mf and verified.manifest_fingerprint != upstream_mf:
+        raise bundle.GateInError(
+            f"E007_FINGERPRINT_MISMATCH: {inputs.catalogue_path} names 1A run {upstream_mf} but the bundle "
+            f"{inputs.gate_bundle_path} belongs to {verified.manifest_fingerprint}")
+
+
+def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
+    checked = precheck(inputs)
+    sealed = checked["sealed"]
+    config = {
+        "project_id": "gatehouse", "phase_id": PHASE_ID, "seed": inputs.seed,
+        "catalogue": "user" if inputs.catalogue_path else {"surrogate_seed": inputs.catalogue_seed},
+        "inputs": {row.asset_id: row.sha256_hex for row in sealed.itertuples(index=False)},
+        "parameter_hash": checked["parameter_hash"], "manifest_fingerprint": checked["manifest_fingerprint"],
+    }
+    with new_run(runs_dir, STAGE_TAG, config) as run:
+        database = run.staging / "warehouse.duckdb"
+        summary = dbt_build(SELECT, inputs.dbt_vars(), database, run.staging / "dbt")
+        con = duckdb.connect(str(database))
+        try:
+            receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
+            _check_tokens(receipt, checked)
+            con.execute(f"copy (select * from site_locations order by {PK}) to '{run.staging / EGRESS_FILE}' "
+                        "(format parquet, compression zstd)")
+            tables = {name: con.execute(f"select * from {name} order by {order}").df()
+                      for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
+            counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "
+                                 "count(distinct legal_country_iso) as countries from site_locations").df().iloc[0]
+        finally:
+            con.close()
+        counts = {key: int(value) for key, value in counts.items()}
+        bundle_dir = Path("validation") / f"manifest_fingerprint={checked['manifest_fingerprint']}"
+        flag = write_validation_bundle(run.staging / bundle_dir, run.run_id, inputs, checked, summary, tables, counts,
+                                       run.staging / EGRESS_FILE)
+        run.record.update({
+            "phase_id": PHASE_ID, "seed": inputs.seed, "parameter_hash": checked["parameter_hash"],
+            "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
+            "gate": {"status": receipt["gate_status"], "flag_sha256_hex": receipt["flag_sha256_hex"],
+                     "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
+            "inputs": _records(sealed), "counts": counts, "dependencies": [],
+            "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
+            "state_seconds": state_seconds(run.staging / "dbt" / "run_results.json"),
+            "dbt": {"invocation_id": summary["invocation_id"], "select": SELECT, "vars": inputs.dbt_vars(),
+                    "tests": test_statuses(summary)},
+        })
+        run.artifact("site_locations_parquet", EGRESS_FILE)
+        run.artifact("warehouse_duckdb", "warehouse.duckdb")
+        for path in sorted((run.staging / bundle_dir).iterdir()):
+            run.artifact(f"validation/{path.name}", (bundle_dir / path.name).as_posix())
+        return run.final
+
+
+def _check_tokens(receipt, checked: dict) -> None:
+    for key in ("parameter_hash", "manifest_fingerprint"):
+        if receipt[key] != checked[key]:
+            raise RunError(f"s0_gate_receipt {key} {receipt[key]} differs from the one computed before the build "
+                           f"({checked[key]}): an input file changed while the build ran")
+
+
+def state_seconds(run_results: Path) -> dict:
+    """Seconds of model and test execution per state (S0..S9, staging), from dbt's run_results.json."""
+    with open(run_results) as handle:
+        results = json.load(handle)["results"]
+    with open(run_results.with_name("manifest.json")) as handle:
+        nodes = json.load(handle)["nodes"]
+    totals: dict[str, float] = {}
+    for result in results:
+        state = _state_of(result["unique_id"], nodes)
+        totals[state] = totals.get(state, 0.0) + float(result.get("execution_time") or 0.0)
+    return {state: round(seconds, 3) for state, seconds in sorted(totals.items())}
+
+
+def _state_of(unique_id: str, nodes: dict) -> str:
+    """S<n> from a model's or gate's name (s4_alloc_plan, gate_s4_...); generic tests follow their model."""
+    node = nodes.get(unique_id, {})
+    name = node.get("name", unique_id.split(".")[-1])
+    match = re.match(r"(?:gate_)?s(\d)_", name)
+    if match:
+        return f"S{match.group(1)}"
+    if name == "site_locations":
+        return "S8"
+    attached = node.get("attached_node")
+    return _state_of(attached, nodes) if attached else "staging"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation bundle
+
+
+def write_validation_bundle(directory: Path, run_id: str, inputs: sources.SitesInputs, checked: dict, summary: dict,
+                            tables: dict, counts: dict, egress: Path) -> str:
+    """The S9 bundle; no timestamps or absolute paths, so equal inputs give a byte-equal bundle and flag."""
+    sealed = checked["sealed"]
+    members = [{"asset_id": row.asset_id, "name": row.name, "sha256_hex": row.sha256_hex,
+                "token_hex": lineage.member_token(lineage.Member(row.name, row.sha256_hex)).hex()}
+               for row in sealed.itertuples(index=False)]
+    parameters = [m for m, role in zip(members, sealed["role"]) if role == "parameter"]
+    artefacts = [m for m, role in zip(members, sealed["role"]) if role == "artefact"]
+    egress_sha = sha256_file(egress)
+    gates = [{key: node[key] for key in ("name", "gate", "status", "failures")}
+             for node in summary["nodes"] if node["unique_id"].startswith("test.")]
+    documents = {
+        "MANIFEST.json": {"segment": "1B", "run_id": run_id, "seed": inputs.seed,
+                          "parameter_hash": checked["parameter_hash"],
+                          "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
+                          "egress": {"dataset": "site_locations", "file": EGRESS_FILE, "sha256_hex": egress_sha}},
+        "parameter_hash_resolved.json": {
+            "parameter_hash": checked["parameter_hash"],
+            "rule": "SHA256(t_1..t_n), t_i = SHA256(UER(basename) || SHA256(bytes)), files sorted by ASCII basename",
+            "members": sorted(parameters, key=lambda m: m["name"])},
+        "manifest_fingerprint_resolved.json": {
+            "manifest_fingerprint": checked["manifest_fingerprint"],
+            "rule": "SHA256(T(a_1)..T(a_k) || commit_32 || parameter_hash), T(a) = SHA256(UER(name) || SHA256(bytes))",
+            "members": sorted(artefacts, key=lambda m: m["name"]), "code_version": checked["commit"],
+            "commit_32_hex": lineage.commit_bytes(checked["commit"]).hex(),
+            "parameter_hash": checked["parameter_hash"]},
+        "rng_accounting.json": {"states": _records(tables["s9_rng_accounting"])},
+        "egress_checksums.json": {"files": [{"path": EGRESS_FILE, "sha256_hex": egress_sha,
+                                             "bytes": egress.stat().st_size}],
+                                  "composite_sha256_hex": hashlib.sha256(bytes.fromhex(egress_sha)).hexdigest(),
+                                  "content": _records(tables["s9_egress_checksums"])},
+        "s9_summary.json": {"passed": all(g["status"] == "pass" for g in gates), "counts": counts, "gates": gates},
+    }
+    files = {name: (json.dumps(document, indent=2, sort_keys=True, default=_plain) + "\n").encode()
+             for name, document in documents.items()}
+    return bundle.write_bundle(directory, files)
+
+
+def _records(frame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else str(value)

@@ -1,0 +1,54 @@
+"""The governed 1B policies load, and every bad value is refused naming the file and the key."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from gatehouse.sites import policy
+from gatehouse.sites.policy import SitesPolicyError
+
+
+def test_shipped_policies_load_with_versions():
+    loaded = policy.load_all(None)
+    assert set(loaded) == set(policy.GOVERNED_FILES)
+    assert all(p.version.startswith(p.name) for p in loaded.values())
+    assert loaded["tiles"].values["res_deg"] == pytest.approx(0.1)
+    assert loaded["alloc_plan"].values["mode"] == "weighted_sample_v2"
+    assert loaded["jitter"].values["mode"] == "population_anchored"
+    assert loaded["requirements"].values["denylist"] == []
+
+
+@pytest.mark.parametrize("name, old, new, pattern", [
+    ("tiles", "resolution_arcsec: 360", "resolution_arcsec: 7", "resolution_arcsec: grid resolution"),
+    ("tiles", "countries: []", "countries: [de]", "countries: expected a list of upper-case ISO2"),
+    ("tiles", "resolution_arcsec: 360", "resolution_arcsec: 30", "list the `countries` to tile"),
+    ("tile_weights", "population: 0.70", "population: 0.60", "mix' must sum to 1"),
+    ("tile_weights", "dp: 8", "dp: 9", r"dp: must be in \[0, 8\]"),
+    ("requirements", "denylist: []", "denylist: MC", "denylist: expected a list"),
+    ("alloc_plan", "mode: weighted_sample_v2", "mode: greedy", "mode: expected one of"),
+    ("jitter", "max_attempts: 1000", "max_attempts: 0", "max_attempts must be an integer"),
+    ("jitter", 'policy_version: "jitter.v1"', "policy_version: ''", "policy_version: required"),
+])
+def test_bad_values_name_file_and_key(tmp_path, name, old, new, pattern):
+    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    path = tmp_path / "p" / policy.GOVERNED_FILES[name]
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    with pytest.raises(SitesPolicyError, match=rf"{path.name}: .*{pattern}"):
+        policy.load(tmp_path / "p", name)
+
+
+def test_missing_policy_file(tmp_path):
+    with pytest.raises(SitesPolicyError, match="jitter.yaml: governed policy file not found"):
+        policy.load(tmp_path, "jitter")
+
+
+def test_thirty_arcsec_is_a_valid_grid(tmp_path):
+    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    path = tmp_path / "p" / "tiles.yaml"
+    path.write_text(path.read_text().replace("resolution_arcsec: 360", "resolution_arcsec: 30")
+                    .replace("countries: []", "countries: [LU]"))
+    assert policy.load(tmp_path / "p", "tiles").values["res_deg"] == pytest.approx(1 / 120)
