@@ -1,4 +1,4 @@
-"""Invoke `dbt build` for a run: its own DuckDB file, target path and vars, in a subprocess."""
+"""Invoke dbt for a run: its own DuckDB file, target path and vars, in a subprocess."""
 
 from __future__ import annotations
 
@@ -15,12 +15,32 @@ from gatehouse.runs import RunError
 def dbt_build(select: list[str], variables: dict, database: Path, target_path: Path,
               exclude: list[str] | None = None) -> dict:
     """Run dbt build; return a summary of run_results.json. Raise RunError naming failed nodes."""
+    return _invoke("build", select, variables, database, target_path, exclude)
+
+
+def dbt_run_then_test(select: list[str], variables: dict, database: Path, target_path: Path,
+                      exclude: list[str] | None = None) -> dict:
+    """Build every model first, then run the gates, so a failing gate still leaves every result to read.
+
+    Model errors raise RunError; gate failures (status `fail`) are returned in the summary, with their
+    rows stored in the audit schema. Used for grading, where a failing gate is a result, not a crash.
+    """
+    models = _invoke("build", select, variables, database, target_path / "models", exclude,
+                     extra=["--resource-type", "seed", "--resource-type", "model"])
+    tests = _invoke("test", select, variables, database, target_path / "test", exclude, failing_ok=("fail",))
+    return {"invocation_id": tests["invocation_id"], "dbt_version": tests["dbt_version"],
+            "nodes": sorted(models["nodes"] + tests["nodes"], key=lambda node: node["unique_id"])}
+
+
+def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,
+            exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = ()) -> dict:
     dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt), "build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
+    command = [str(dbt), subcommand, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
                "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
                "--indirect-selection", "cautious", "--select", *select]
     if exclude:
         command += ["--exclude", *exclude]
+    command += list(extra)
     environment = {**os.environ, "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
     completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
@@ -30,8 +50,9 @@ def dbt_build(select: list[str], variables: dict, database: Path, target_path: P
     summary = summarise_results(results_path, target_path / "manifest.json")
     for scratch in ("partial_parse.msgpack", "graph.gpickle", "graph_summary.json", "semantic_manifest.json"):
         (target_path / scratch).unlink(missing_ok=True)
-    failed = [node for node in summary["nodes"] if node["status"] in ("error", "fail", "runtime error")]
-    if completed.returncode != 0 or failed:
+    failed = [node for node in summary["nodes"]
+              if node["status"] in ("error", "fail", "runtime error") and node["status"] not in failing_ok]
+    if failed or (completed.returncode != 0 and not failing_ok):
         raise RunError("dbt build failed:\n" + "\n".join(
             f"- {node['name']} [{node['status']}]: {_essential(node['message'])}" for node in failed))
     return summary

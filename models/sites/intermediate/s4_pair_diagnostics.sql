@@ -14,6 +14,7 @@ tile_counts as (
 
 pairs as (
     select
+        seed,
         merchant_id,
         legal_country_iso,
         sum(n_sites_tile) as n_sites,
@@ -22,7 +23,7 @@ pairs as (
         sum(n_sites_tile::double * n_sites_tile) as sum_sq,
         any_value(pair_rng_blocks) as rng_blocks
     from plan
-    group by merchant_id, legal_country_iso
+    group by seed, merchant_id, legal_country_iso
 ),
 
 floors as (
@@ -37,6 +38,7 @@ floors as (
 
 select
     -- ids
+    seed,
     merchant_id,
     legal_country_iso,
     -- numerics
@@ -50,4 +52,4 @@ select
     (r * (q + 1.0) ^ 2 + (m_tiles - r) * q::double ^ 2) / (n_sites::double * n_sites) as hhi_floor,
     max_tile::double / n_sites - (case when r > 0 then q + 1 else q end)::double / n_sites as top1_headroom
 from floors
-order by merchant_id, legal_country_iso
+order by seed, merchant_id, legal_country_iso

@@ -14,6 +14,7 @@ tiles as (
 
 select
     -- ids
+    assigned.seed,
     assigned.merchant_id,
     assigned.legal_country_iso,
     assigned.site_order,
@@ -28,11 +29,10 @@ select
         and jittered.lat_deg between tiles.min_lat and tiles.max_lat as inside_tile,
     jittered.tile_id = assigned.tile_id as same_tile,
     -- lineage
-    assigned.seed,
     assigned.manifest_fingerprint
 from assigned
-left join jittered using (merchant_id, legal_country_iso, site_order)
+left join jittered using (seed, merchant_id, legal_country_iso, site_order)
 left join tiles
     on tiles.country_iso = assigned.legal_country_iso
     and tiles.tile_id = assigned.tile_id
-order by assigned.merchant_id, assigned.legal_country_iso, assigned.site_order
+order by assigned.seed, assigned.merchant_id, assigned.legal_country_iso, assigned.site_order

@@ -1,7 +1,8 @@
-{#- S9 RNG accounting per state: events (one per Philox use: a site in S5, an attempt in S6, a pair's
-    sampling in S4), blocks and draws, against the sites they served. Gates S-S9-5/6 read it. -#}
+{#- S9 RNG accounting per seed and state: events (one per Philox use: a site in S5, an attempt in S6, a
+    pair's sampling in S4), blocks and draws, against the sites they served. Gates S-S9-5/6 read it. -#}
 with s4 as (
     select
+        seed,
         'S4' as state,
         '1B.S4.alloc_plan' as module,
         's4_alloc_plan_sample' as substream_label,
@@ -10,18 +11,21 @@ with s4 as (
         coalesce(sum(rng_blocks), 0)::bigint as draws,
         sum(n_sites)::bigint as sites
     from {{ ref('s4_pair_diagnostics') }}
+    group by seed
 ),
 
 s5 as (
-    select 'S5', any_value(module), any_value(substream_label), count(*)::bigint, sum(rng_blocks)::bigint,
+    select seed, 'S5', any_value(module), any_value(substream_label), count(*)::bigint, sum(rng_blocks)::bigint,
         sum(rng_draws)::bigint, count(*)::bigint
     from {{ ref('s5_site_tile_assignment') }}
+    group by seed
 ),
 
 s6 as (
-    select 'S6', any_value(module), any_value(substream_label), sum(attempts)::bigint, sum(rng_blocks)::bigint,
+    select seed, 'S6', any_value(module), any_value(substream_label), sum(attempts)::bigint, sum(rng_blocks)::bigint,
         sum(rng_draws)::bigint, count(*)::bigint
     from {{ ref('s6_site_jitter') }}
+    group by seed
 ),
 
 requirements as (
@@ -31,4 +35,4 @@ requirements as (
 select states.*, requirements.required_sites
 from (select * from s4 union all select * from s5 union all select * from s6) as states
 cross join requirements
-order by state
+order by seed, state

@@ -1,11 +1,13 @@
-{#- S8 egress: one row per site, PK (merchant_id, legal_country_iso, site_order). Order-free by contract;
-    stored in PK order so the exported parquet is byte-stable. Lineage (seed, manifest_fingerprint) lives
-    in s0_gate_receipt and the run's validation bundle. -#}
+{#- S8 egress: one row per site and seed, PK (merchant_id, legal_country_iso, site_order) within a seed;
+    `seed` is the partition column (with manifest_fingerprint, which lives in s0_gate_receipt and the
+    run's validation bundle). Order-free by contract; stored in key order so exports are byte-stable. -#}
 with synthesis as (
     select * from {{ ref('s7_site_synthesis') }}
 )
 
 select
+    -- partition
+    seed,
     -- ids
     merchant_id,
     legal_country_iso,
@@ -14,4 +16,4 @@ select
     lon_deg,
     lat_deg
 from synthesis
-order by merchant_id, legal_country_iso, site_order
+order by seed, merchant_id, legal_country_iso, site_order

@@ -1,4 +1,4 @@
-"""`gatehouse sites run`: the Segment 1B site-placement chain as one run directory."""
+"""`gatehouse sites run|score|certify`: Segment 1B placement, grading and certification as run directories."""
 
 from __future__ import annotations
 
@@ -19,6 +19,25 @@ def register(subparsers) -> None:
     run.add_argument("--runs-dir", default="runs", type=Path, help="where run directories go")
     run.set_defaults(handler=handle)
 
+    score = sites.add_parser("score", help="realism scorecard, gates and grade of any site_locations parquet")
+    score.add_argument("--site-locations", required=True,
+                       help="parquet with merchant_id, legal_country_iso, site_order, lon_deg, lat_deg [, seed]")
+    score.add_argument("--seed", type=int, default=0, help="seed to report when the file has no seed column")
+    score.add_argument("--tiles", help="tile index parquet (country_iso) for eligible countries; default our S1")
+    score.add_argument("--target-grade", default="B+", choices=["B", "B+"])
+    score.add_argument("--runs-dir", default="runs", type=Path)
+    score.set_defaults(handler=handle_score)
+
+    certify = sites.add_parser("certify", help="build every certification seed, grade, and certify B or B+")
+    certify.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 101, 202])
+    certify.add_argument("--target-grade", default="B+", choices=["B", "B+"])
+    certify.add_argument("--outlet-catalogue", help="1A outlet catalogue parquet (default: the seeded surrogate)")
+    certify.add_argument("--catalogue-seed", type=int, default=42)
+    certify.add_argument("--policy", help="directory of the governed 1B policies (default policies/sites)")
+    certify.add_argument("--last-good", help="pinned last_good realism_scorecard.parquet for the no-regression gate")
+    certify.add_argument("--runs-dir", default="runs", type=Path)
+    certify.set_defaults(handler=handle_certify)
+
 
 def handle(args) -> Path:
     from gatehouse.sites import runner
@@ -26,3 +45,24 @@ def handle(args) -> Path:
     inputs = runner.resolve_inputs(args.seed, args.outlet_catalogue, args.gate_bundle, args.policy,
                                    args.countries_zip, args.catalogue_seed)
     return runner.run_sites(args.runs_dir, inputs)
+
+
+def _graded(run_dir: Path, reached: bool) -> Path:
+    if not reached:
+        from gatehouse.runs import RunError
+
+        raise RunError(f"{run_dir}: target grade not reached (see run_record.json and results/)", exit_code=1)
+    return run_dir
+
+
+def handle_score(args) -> Path:
+    from gatehouse.sites import certify
+
+    return _graded(*certify.score(args.runs_dir, args.site_locations, args.seed, args.tiles, args.target_grade))
+
+
+def handle_certify(args) -> Path:
+    from gatehouse.sites import certify
+
+    return _graded(*certify.certify(args.runs_dir, args.seeds, args.target_grade, args.outlet_catalogue,
+                                    args.policy, args.catalogue_seed, args.last_good))

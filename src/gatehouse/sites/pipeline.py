@@ -209,11 +209,12 @@ def _anchor_places(places: pd.DataFrame, res_deg: float) -> pd.DataFrame:
 def point_in_country(sites: pd.DataFrame, countries_table: pd.DataFrame) -> pd.DataFrame:
     """Per site: inside or on the boundary of its legal country's polygon (independent of S6's own test)."""
     geometries = sources.country_geometries(countries_table)
-    sites = sites.sort_values(["merchant_id", "legal_country_iso", "site_order"], kind="stable").reset_index(drop=True)
+    key = [column for column in ("seed", "merchant_id", "legal_country_iso", "site_order") if column in sites]
+    sites = sites.sort_values(key, kind="stable").reset_index(drop=True)
     inside = np.zeros(len(sites), dtype=bool)
     for iso, rows in sites.groupby("legal_country_iso", sort=True).indices.items():
         geometry = geometries.get(iso)
         if geometry is not None:
             inside[rows] = shapely.intersects_xy(geometry, sites["lon_deg"].to_numpy()[rows],
                                                  sites["lat_deg"].to_numpy()[rows])
-    return sites[["merchant_id", "legal_country_iso", "site_order"]].assign(in_country=inside)
+    return sites[key].assign(in_country=inside)

@@ -23,6 +23,7 @@ from gatehouse.sites import bundle, geodata, lineage, pipeline, policy, sources
 STAGE_TAG = "S1B"
 PHASE_ID = "SITES_1B"
 SELECT = ["tag:sites"]
+EXCLUDE = ["tag:realism"]  # one seed is placed here; grading and certification are `sites score`/`certify`
 EGRESS_FILE = "site_locations.parquet"
 PK = "merchant_id, legal_country_iso, site_order"
 
@@ -38,7 +39,7 @@ def resolve_inputs(seed: int, catalogue: str | None = None, gate_bundle: str | N
             raise RunError(f"{name} must be in [0, 2^64), got {value}")
     if gate_bundle and not catalogue:
         raise RunError("--gate-bundle verifies the 1A run a user catalogue came from; give --outlet-catalogue too")
-    return sources.SitesInputs(seed=int(seed), catalogue_seed=int(catalogue_seed), catalogue_path=absolute(catalogue),
+    return sources.SitesInputs(seeds=(int(seed),), catalogue_seed=int(catalogue_seed), catalogue_path=absolute(catalogue),
                                gate_bundle_path=absolute(gate_bundle),
                                policy_dir=absolute(policy_dir) or policy.DEFAULT_POLICY_DIR,
                                countries_zip_path=absolute(countries_zip))
@@ -92,12 +93,12 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
     }
     with new_run(runs_dir, STAGE_TAG, config) as run:
         database = run.staging / "warehouse.duckdb"
-        summary = dbt_build(SELECT, inputs.dbt_vars(), database, run.staging / "dbt")
+        summary = dbt_build(SELECT, inputs.dbt_vars(), database, run.staging / "dbt", exclude=EXCLUDE)
         con = duckdb.connect(str(database))
         try:
             receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
             _check_tokens(receipt, checked)
-            con.execute(f"copy (select * from site_locations order by {PK}) to '{run.staging / EGRESS_FILE}' "
+            con.execute(f"copy (select * exclude (seed) from site_locations order by {PK}) to '{run.staging / EGRESS_FILE}' "
                         "(format parquet, compression zstd)")
             tables = {name: con.execute(f"select * from {name} order by {order}").df()
                       for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}

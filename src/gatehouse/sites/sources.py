@@ -41,7 +41,7 @@ class CatalogueInputError(ValueError):
 class SitesInputs:
     """Everything a 1B build reads, as given by the sites_* vars (empty path = embedded default)."""
 
-    seed: int = 42
+    seeds: tuple[int, ...] = (42,)
     catalogue_seed: int = 42
     catalogue_path: Path | None = None
     gate_bundle_path: Path | None = None
@@ -51,7 +51,7 @@ class SitesInputs:
     @classmethod
     def from_config(cls, config: Mapping) -> "SitesInputs":
         return cls(
-            seed=_seed(config.get("seed", 42), "sites_seed"),
+            seeds=_seeds(config.get("seeds", "42")),
             catalogue_seed=_seed(config.get("catalogue_seed", 42), "sites_catalogue_seed"),
             catalogue_path=_optional_path(config.get("outlet_catalogue_path")),
             gate_bundle_path=_optional_path(config.get("gate_bundle_path")),
@@ -59,12 +59,27 @@ class SitesInputs:
             countries_zip_path=_optional_path(config.get("countries_zip_path")),
         )
 
+    @property
+    def seed(self) -> int:
+        """The seed of a single-seed run (the CLI's `sites run --seed N`)."""
+        if len(self.seeds) != 1:
+            raise ValueError(f"var sites_seeds: one seed expected here, got {list(self.seeds)}")
+        return self.seeds[0]
+
     def dbt_vars(self) -> dict:
-        return {"sites_seed": self.seed, "sites_catalogue_seed": self.catalogue_seed,
+        return {"sites_seeds": list(self.seeds), "sites_catalogue_seed": self.catalogue_seed,
                 "sites_outlet_catalogue_path": str(self.catalogue_path or ""),
                 "sites_gate_bundle_path": str(self.gate_bundle_path or ""),
                 "sites_policy_dir": str(self.policy_dir),
                 "sites_countries_zip_path": str(self.countries_zip_path or "")}
+
+
+def _seeds(value) -> tuple[int, ...]:
+    """`sites_seeds` as rendered into the model config: comma-separated integers, no repeats."""
+    seeds = tuple(_seed(part, "sites_seeds") for part in str(value).split(",") if part.strip())
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"var sites_seeds: expected distinct integer seeds, got {value!r}")
+    return seeds
 
 
 def _seed(value, name: str) -> int:

@@ -106,7 +106,7 @@ def test_surrogate_seed_is_an_artefact_but_the_1b_seed_is_not():
     def tokens(**kwargs):
         return pipeline.lineage_tokens(sources.sealed_inputs(sources.SitesInputs(**kwargs)), None)
 
-    assert tokens(seed=1) == tokens(seed=2)  # the 1B seed keys the RNG next to the fingerprint
+    assert tokens(seeds=(1,)) == tokens(seeds=(2,))  # the 1B seed keys the RNG next to the fingerprint
     assert tokens(catalogue_seed=1)[1] != tokens(catalogue_seed=2)[1]
     seed_row = sources.sealed_inputs(sources.SitesInputs(catalogue_seed=7)).set_index("asset_id").loc[
         "outlet_catalogue_seed"]

@@ -144,8 +144,8 @@ def test_rerun_from_s4_with_a_new_seed_moves_sites_but_not_counts(default_runs, 
     run_dir = default_runs["a"]
     database = tmp_path / "warehouse.duckdb"
     shutil.copy(run_dir / "warehouse.duckdb", database)
-    variables = json.loads((run_dir / "run_record.json").read_text())["dbt"]["vars"] | {"sites_seed": 7}
-    summary = dbt_build(["s4_alloc_plan+"], variables, database, tmp_path / "dbt")
+    variables = json.loads((run_dir / "run_record.json").read_text())["dbt"]["vars"] | {"sites_seeds": [7]}
+    summary = dbt_build(["s4_alloc_plan+"], variables, database, tmp_path / "dbt", exclude=["tag:realism"])
     built = {node["name"] for node in summary["nodes"] if node["unique_id"].startswith("model.")}
     assert built == {"s4_alloc_plan", "s4_pair_diagnostics", "s5_site_tile_assignment", "s6_site_jitter",
                      "s7_site_synthesis", "site_locations", "s9_rng_accounting", "s9_egress_checksums",

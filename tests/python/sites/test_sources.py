@@ -79,10 +79,15 @@ def test_iso_list_has_codes_without_polygons():
 
 
 def test_inputs_from_config_parse_vars():
-    inputs = SitesInputs.from_config({"seed": "7", "catalogue_seed": "42", "outlet_catalogue_path": "",
+    inputs = SitesInputs.from_config({"seeds": "7", "catalogue_seed": "42", "outlet_catalogue_path": "",
                                       "gate_bundle_path": "", "policy_dir": "policies/sites",
                                       "countries_zip_path": ""})
     assert inputs.seed == 7 and inputs.catalogue_path is None and inputs.policy_dir.is_absolute()
-    assert SitesInputs.from_config(inputs.dbt_vars() | {"seed": inputs.seed}).seed == 7
-    with pytest.raises(ValueError, match="sites_seed"):
-        SitesInputs.from_config({"seed": "-1"})
+    assert inputs.dbt_vars()["sites_seeds"] == [7]
+    assert SitesInputs.from_config({"seeds": "42,7,101,202"}).seeds == (42, 7, 101, 202)
+    with pytest.raises(ValueError, match="one seed expected"):
+        SitesInputs.from_config({"seeds": "42,7"}).seed
+    with pytest.raises(ValueError, match="sites_seeds"):
+        SitesInputs.from_config({"seeds": "-1"})
+    with pytest.raises(ValueError, match="distinct"):
+        SitesInputs.from_config({"seeds": "7,7"})

@@ -1,12 +1,18 @@
 {{ config(meta={'gate': 'S-S4-3'}) }}
-{#- Every pair's tile counts add up to its n_sites; no pair is missing or extra. -#}
+{#- For every seed, every pair's tile counts add up to its n_sites; no pair is missing or extra. -#}
 with planned as (
-    select merchant_id, legal_country_iso, sum(n_sites_tile) as planned_sites
+    select seed, merchant_id, legal_country_iso, sum(n_sites_tile) as planned_sites
     from {{ ref('s4_alloc_plan') }}
     group by all
+),
+
+required as (
+    select seeds.seed, s3.merchant_id, s3.legal_country_iso, s3.n_sites
+    from {{ ref('s3_requirements') }} as s3
+    cross join (select distinct seed from planned) as seeds
 )
 
 select *
 from planned
-full outer join {{ ref('s3_requirements') }} as s3 using (merchant_id, legal_country_iso)
-where planned.planned_sites is distinct from s3.n_sites
+full outer join required using (seed, merchant_id, legal_country_iso)
+where planned.planned_sites is distinct from required.n_sites

@@ -1,24 +1,36 @@
 {{ config(meta={'gate': 'S-S9-1'}) }}
-{#- Key parity S3 <-> S5 <-> S8: per pair, required sites = assigned sites = published sites, and the
-    site_order keys run 1..n in the egress (reference E901 missing / E902 extra). -#}
-with assigned as (
-    select merchant_id, legal_country_iso, count(*) as assigned_sites
+{#- Key parity S3 <-> S5 <-> S8 for every seed: per pair, required sites = assigned sites = published
+    sites, and the site_order keys run 1..n in the egress (reference E901 missing / E902 extra). -#}
+with seeds as (
+    select distinct seed from {{ ref('s5_site_tile_assignment') }}
+    union
+    select distinct seed from {{ ref('site_locations') }}
+),
+
+required as (
+    select seeds.seed, s3.merchant_id, s3.legal_country_iso, s3.n_sites
+    from {{ ref('s3_requirements') }} as s3
+    cross join seeds
+),
+
+assigned as (
+    select seed, merchant_id, legal_country_iso, count(*) as assigned_sites
     from {{ ref('s5_site_tile_assignment') }}
     group by all
 ),
 
 published as (
-    select merchant_id, legal_country_iso, count(*) as published_sites,
+    select seed, merchant_id, legal_country_iso, count(*) as published_sites,
         min(site_order) as min_order, max(site_order) as max_order
     from {{ ref('site_locations') }}
     group by all
 )
 
 select *
-from {{ ref('s3_requirements') }} as s3
-full outer join assigned using (merchant_id, legal_country_iso)
-full outer join published using (merchant_id, legal_country_iso)
-where s3.n_sites is distinct from assigned.assigned_sites
-    or s3.n_sites is distinct from published.published_sites
+from required
+full outer join assigned using (seed, merchant_id, legal_country_iso)
+full outer join published using (seed, merchant_id, legal_country_iso)
+where required.n_sites is distinct from assigned.assigned_sites
+    or required.n_sites is distinct from published.published_sites
     or published.min_order is distinct from 1
-    or published.max_order is distinct from s3.n_sites
+    or published.max_order is distinct from required.n_sites

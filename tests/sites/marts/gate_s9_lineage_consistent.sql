@@ -1,6 +1,8 @@
 {{ config(meta={'gate': 'S-S9-4'}) }}
-{#- Every RNG state ran under the receipt's manifest_fingerprint and one seed: a partial rebuild with
-    other vars (say `--select s6_site_jitter` with a new sites_seed) cannot mix lineages. -#}
+{#- Every RNG state ran under the receipt's manifest_fingerprint and for exactly the seeds of this
+    build (var sites_seeds): a partial rebuild with other vars (say `--select s6_site_jitter` with new
+    seeds) cannot mix lineages. -#}
+{%- set seeds = var('sites_seeds') -%}
 with states as (
     select 'S4' as state, seed, manifest_fingerprint from {{ ref('s4_alloc_plan') }}
     union all
@@ -12,11 +14,30 @@ with states as (
 ),
 
 lineages as (
-    select distinct seed, manifest_fingerprint from states
+    select distinct state, seed, manifest_fingerprint from states
+),
+
+expected_seeds as (
+    select unnest([{% for seed in seeds %}{{ seed | int }}{% if not loop.last %}, {% endif %}{% endfor %}])::ubigint as seed
+),
+
+wrong_lineage as (
+    select lineages.state, lineages.seed, lineages.manifest_fingerprint, 'fingerprint or seed not of this build' as problem
+    from lineages
+    cross join {{ ref('s0_gate_receipt') }} as receipt
+    where lineages.manifest_fingerprint is distinct from receipt.manifest_fingerprint
+        or lineages.seed not in (select seed from expected_seeds)
+),
+
+missing_seed as (
+    select states_run.state, expected_seeds.seed, null as manifest_fingerprint, 'seed missing' as problem
+    from expected_seeds
+    cross join (select distinct state from states) as states_run
+    where not exists (
+        select 1 from lineages where lineages.state = states_run.state and lineages.seed = expected_seeds.seed
+    )
 )
 
-select lineages.*, receipt.manifest_fingerprint as receipt_fingerprint
-from lineages
-cross join {{ ref('s0_gate_receipt') }} as receipt
-where lineages.manifest_fingerprint is distinct from receipt.manifest_fingerprint
-    or (select count(*) from lineages) <> 1
+select * from wrong_lineage
+union all
+select * from missing_seed

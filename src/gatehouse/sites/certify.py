@@ -1,0 +1,145 @@
+"""`gatehouse sites score` and `gatehouse sites certify`: grade site placements as run directories.
+
+Both build every model first and run the gates afterwards (dbt_run_then_test), so a candidate that
+fails gates still gets its full scorecard, with the failing gates listed in run_record.json, in
+`grades.parquet` and in the audit schema of its warehouse. The command exits 0 only when the target
+grade is reached (score: every seed's gates of that grade; certify: the certified grade).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
+from gatehouse.runs import RunError, new_run, sha256_file
+from gatehouse.sites import runner, sources
+
+GRADES = ("B", "B+")
+SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
+EXPORTS = {  # table -> order; written as parquet into results/
+    "realism_scorecard": "seed",
+    "realism_gate_results": "seed, grade, gate_id",
+    "realism_grades": "seed",
+    "realism_country_shares": "seed, country_rank",
+    "realism_region_shares": "seed, site_share desc, macro_region",
+    "realism_nn_quantiles": "seed, scope = 'all' desc, scope",
+    "realism_collapse_sentinel": "seed, n_sites desc, country_iso",
+    "realism_bootstrap_ci": "seed, metric",
+}
+
+
+def _check_grade(target_grade: str) -> str:
+    if target_grade not in GRADES:
+        raise RunError(f"--target-grade {target_grade!r}: expected one of {list(GRADES)}")
+    return target_grade
+
+
+def _export(database: Path, results: Path, tables: dict) -> None:
+    con = duckdb.connect(str(database))
+    try:
+        for table, order in tables.items():
+            con.execute(f"copy (select * from {table} order by {order}) to '{results / table}.parquet' "
+                        "(format parquet, compression zstd)")
+    finally:
+        con.close()
+
+
+def _rows(database: Path, sql: str) -> list[dict]:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        frame = con.execute(sql).df()
+    finally:
+        con.close()
+    return json.loads(frame.to_json(orient="records"))
+
+
+def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None = None,
+          target_grade: str = "B+") -> tuple[Path, bool]:
+    """Scorecard, gates and grade of any site_locations parquet; returns (run dir, target reached)."""
+    path = Path(site_locations).resolve()
+    if not path.is_file():
+        raise RunError(f"{path}: file not found (--site-locations)")
+    tiles_path = Path(tiles).resolve() if tiles else None
+    if tiles_path is not None and not tiles_path.is_file():
+        raise RunError(f"{tiles_path}: file not found (--tiles)")
+    config = {"project_id": "gatehouse", "phase_id": "SITES_1B_SCORE", "target_grade": _check_grade(target_grade),
+              "site_locations": {"name": path.name, "sha256": sha256_file(path)}, "external_seed": seed,
+              "tiles": {"name": tiles_path.name, "sha256": sha256_file(tiles_path)} if tiles_path else "s1_tile_index"}
+    variables = {"realism_site_locations_path": str(path), "realism_external_seed": seed,
+                 "realism_tiles_path": str(tiles_path or ""), "realism_target_grade": target_grade,
+                 "sites_seeds": [seed]}
+    with new_run(runs_dir, "S1BSC", config) as run:
+        database = run.staging / "warehouse.duckdb"
+        summary = dbt_run_then_test(SCORE_SELECT, variables, database, run.staging / "dbt",
+                                    exclude=["tag:certification"])
+        _export(database, run.results, EXPORTS)
+        grades = _rows(database, "select * from realism_grades order by seed")
+        reached = all(row["b_all_pass"] and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
+        run.record.update({"phase_id": "SITES_1B_SCORE", "target_grade": target_grade, "target_reached": reached,
+                           "grades": grades, "dbt": {"invocation_id": summary["invocation_id"],
+                                                     "tests": test_statuses(summary)}})
+        for table in EXPORTS:
+            run.artifact(table, f"results/{table}.parquet")
+        return run.final, reached
+
+
+def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B+", catalogue: str | None = None,
+            policy_dir: str | None = None, catalogue_seed: int = 42, last_good: str | None = None) -> tuple[Path, bool]:
+    """The whole chain for every certification seed in one build, graded and certified."""
+    _check_grade(target_grade)
+    if len(set(seeds)) != len(seeds):
+        raise RunError(f"--seeds must be distinct, got {seeds}")
+    single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
+    inputs = sources.SitesInputs(seeds=tuple(seeds), catalogue_seed=single.catalogue_seed,
+                                 catalogue_path=single.catalogue_path, policy_dir=single.policy_dir)
+    checked = runner.precheck(inputs)
+    last_good_path = Path(last_good).resolve() if last_good else None
+    config = {"project_id": "gatehouse", "phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds),
+              "target_grade": target_grade, "parameter_hash": checked["parameter_hash"],
+              "manifest_fingerprint": checked["manifest_fingerprint"],
+              "last_good": sha256_file(last_good_path) if last_good_path else None}
+    variables = {**inputs.dbt_vars(), "realism_target_grade": target_grade,
+                 "realism_last_good_path": str(last_good_path or "")}
+    with new_run(runs_dir, "S1BCE", config) as run:
+        database = run.staging / "warehouse.duckdb"
+        summary = dbt_run_then_test(CERTIFY_SELECT, variables, database, run.staging / "dbt")
+        chain_failures = [node["name"] for node in test_statuses(summary)
+                          if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-"))]
+        if chain_failures:
+            raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
+        _export(database, run.results, {**EXPORTS, "realism_stability": "metric"})
+        certificate = certificate_document(database, checked, seeds)
+        (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
+        reached = certificate["reaches_target"]
+        run.record.update({"phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds), "target_grade": target_grade,
+                           "certified_grade": certificate["certified_grade"], "target_reached": reached,
+                           "parameter_hash": checked["parameter_hash"],
+                           "manifest_fingerprint": checked["manifest_fingerprint"],
+                           "dbt": {"invocation_id": summary["invocation_id"], "tests": test_statuses(summary)}})
+        run.artifact("certificate_json", "results/certificate.json")
+        for table in [*EXPORTS, "realism_stability"]:
+            run.artifact(table, f"results/{table}.parquet")
+        return run.final, reached
+
+
+def certificate_document(database: Path, checked: dict, seeds: list[int]) -> dict:
+    """certificate.json: deterministic (no timestamps, no paths) for the same inputs."""
+    summary = _rows(database, "select * from realism_certificate")[0]
+    rank = {"NONE": 0, "B": 1, "B+": 2}
+    return {
+        "segment": "1B",
+        "seeds": sorted(seeds),
+        "parameter_hash": checked["parameter_hash"],
+        "manifest_fingerprint": checked["manifest_fingerprint"],
+        "certified_grade": summary["certified_grade"],
+        "target_grade": summary["target_grade"],
+        "reaches_target": rank[summary["certified_grade"]] >= rank[summary["target_grade"]],
+        "summary": summary,
+        "scorecards": _rows(database, "select * from realism_scorecard order by seed"),
+        "grades": _rows(database, "select * from realism_grades order by seed"),
+        "stability": _rows(database, "select * from realism_stability order by metric"),
+        "bootstrap_ci": _rows(database, "select * from realism_bootstrap_ci order by seed, metric"),
+    }
