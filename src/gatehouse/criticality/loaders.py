@@ -206,15 +206,19 @@ def _read_csv(con, path: Path) -> None:
 
 
 def validate_metrics(path: Path) -> None:
-    """A metrics.parquet that select-gstar can read: keys plus b_tot, for the whole gain grid."""
+    """A metrics.parquet select-gstar can read: spike_def_id, target_rate, gain (or `g`), b_tot, and an
+    optional model_role, covering gains of the grid with finite b_tot. Other columns are ignored."""
+    path = Path(path)
     con = duckdb.connect()
     try:
-        columns = dict(METRICS_COLUMNS)
-        has_role = "model_role" in con.read_parquet(str(path)).columns if Path(path).is_file() else False
-        if has_role:
+        present = con.read_parquet(str(path)).columns if path.is_file() else []
+        columns = {name: kind for name, kind in METRICS_COLUMNS.items()}
+        if "gain" not in present and "g" in present:
+            columns["g"] = columns.pop("gain")
+        if "model_role" in present:
             columns["model_role"] = "VARCHAR"
-        _read_parquet(con, Path(path), columns)
-        _check_known(con, path, "gain", canon()["gain_grid"], "gain(s)")
+        _read_parquet(con, path, columns)
+        _check_known(con, path, "gain" if "gain" in columns else "g", canon()["gain_grid"], "gain(s)")
         if _scalar(con, "select count(*) from loaded where not isfinite(b_tot)"):
             _fail(path, "column b_tot: non-finite value(s) (NaN/inf)")
     finally:

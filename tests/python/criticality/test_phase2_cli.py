@@ -172,3 +172,21 @@ def test_malformed_npz_fails_with_a_named_error_and_leaves_nothing(tmp_path, cap
 def test_missing_grid_dependency_is_exit_3(tmp_path, capsys):
     assert main(["phase2", "select-gstar", "--runs-dir", str(tmp_path)]) == 3
     assert "found: none" in capsys.readouterr().err
+
+
+def test_select_gstar_reads_any_published_metrics_table(tmp_path):
+    """A results table with `g` instead of `gain`, no model_role and task columns: only branching is read."""
+    rows = []
+    curves = {"SPIKE_ONE_SIDED_POS": [0.6, 0.9, 1.02, 1.3, 1.5], "SPIKE_TWO_SIDED_ABS": [0.6, 0.98, 1.1, 1.35, 1.6]}
+    for spike_def, b_tot in curves.items():
+        for target_rate in canon()["target_rates"]:
+            for gain, value in zip([0.7, 0.85, 1.0, 1.15, 1.3], b_tot):
+                rows.append({"spike_def_id": spike_def, "target_rate": target_rate, "g": gain, "b_tot": value,
+                             "ppl": 1.0 / value, "accuracy": value})
+    pd.DataFrame(rows).to_parquet(tmp_path / "published.parquet")
+    run_dir = phase2.select_gstar(tmp_path / "runs", "BASE", metrics=str(tmp_path / "published.parquet"))
+    document = read_json(run_dir / "results" / "gstar.json")
+    record = read_json(run_dir / "run_record.json")
+    assert record["dependencies"] == [] and document["model_role"] == "BASE"
+    assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_ONE")} == {1.0}
+    assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_TWO")} == {0.85}
