@@ -42,6 +42,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_to_parquet(con, sql: str, destination: Path) -> None:
+    """Write a query's rows to a zstd parquet file (same rows and order -> same bytes)."""
+    target = str(destination).replace("'", "''")
+    con.execute(f"copy ({sql}) to '{target}' (format parquet, compression zstd)")
+
+
 def resolved_config_bytes(config: dict) -> bytes:
     text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return text.replace("\r\n", "\n").encode()

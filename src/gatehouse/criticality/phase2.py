@@ -10,7 +10,8 @@ import duckdb
 from gatehouse.criticality import loaders
 from gatehouse.dbt_invoke import dbt_build, test_statuses
 from gatehouse.project import canon
-from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, new_run, published_runs, sha256_file
+from gatehouse.runs import (EXIT_MISSING_DEPENDENCY, RunError, copy_to_parquet, new_run, published_runs,
+                            sha256_file)
 
 GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
 GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
@@ -57,7 +58,7 @@ def _base_config(phase_id: str, model_role: str) -> dict:
 def _export(database: Path, sql: str, destination: Path) -> None:
     con = duckdb.connect(str(database))
     try:
-        con.execute(f"copy ({sql}) to '{destination}' (format parquet, compression zstd)")
+        copy_to_parquet(con, sql, destination)
     finally:
         con.close()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from gatehouse.dbt_invoke import dbt_build, test_statuses
-from gatehouse.runs import RunError, code_version, new_run, sha256_file
+from gatehouse.runs import RunError, code_version, copy_to_parquet, new_run, sha256_file
 from gatehouse.sites import bundle, geodata, lineage, pipeline, policy, sources
 
 STAGE_TAG = "S1B"
@@ -98,8 +98,7 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
         try:
             receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
             _check_tokens(receipt, checked)
-            con.execute(f"copy (select * exclude (seed) from site_locations order by {PK}) to '{run.staging / EGRESS_FILE}' "
-                        "(format parquet, compression zstd)")
+            copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {PK}", run.staging / EGRESS_FILE)
             tables = {name: con.execute(f"select * from {name} order by {order}").df()
                       for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
             counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "

@@ -1,0 +1,130 @@
+"""Segment 1B benchmark: the full chain at 1e5, 1e6 and 1e7 sites, time and peak RSS per state, and
+the four-seed certification at 1e5 sites.
+
+    .venv/bin/python -m bench.sites_bench --sites 1e5 1e6 1e7 --certify
+
+Each state is built by its own `dbt build --select <state models>` process on one DuckDB file, so
+`/usr/bin/time -v` gives that state's wall time and peak RSS (dbt's own start-up, ~3 s, included).
+The catalogue is the default 1A surrogate with its merchant count scaled (about 13 sites per merchant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from gatehouse.project import PROJECT_DIR
+
+STATES = [  # (label, dbt selection)
+    ("staging", "raw_geo__countries raw_geo__places raw_geo__iso_codes raw_1a__outlet_catalogue "
+                "stg_geo__countries stg_geo__places stg_geo__iso_codes stg_1a__outlet_catalogue "
+                "raw_policy__tiles raw_policy__tile_weights raw_policy__requirements raw_policy__alloc_plan "
+                "raw_policy__jitter resource_type:seed"),
+    ("S0", "s0_sealed_inputs s0_gate_receipt"),
+    ("S1", "s1_tile_index"),
+    ("S2", "s2_tile_weights s2_country_rebalance"),
+    ("S3", "s3_requirements"),
+    ("S4", "s4_alloc_plan s4_pair_diagnostics"),
+    ("S5", "s5_site_tile_assignment"),
+    ("S6", "s6_site_jitter"),
+    ("S7", "s7_site_synthesis"),
+    ("S8", "site_locations"),
+    ("S9", "s9_rng_accounting s9_egress_checksums s9_point_in_country"),
+    ("scorecard", "tag:realism,+realism_scorecard"),
+]
+REFERENCE_S4 = "reference S4 alone: ~38 min for 31,257 sites (segment_1B.impl_actual.md)"
+
+
+def scaled_policy_dir(workdir: Path, sites: float) -> Path:
+    policy_dir = workdir / "policies"
+    shutil.copytree(PROJECT_DIR / "policies" / "sites", policy_dir, dirs_exist_ok=True)
+    path = policy_dir / "outlets_1a.yaml"
+    policy = yaml.safe_load(path.read_text())
+    policy["merchants"]["count"] = max(1, round(policy["merchants"]["count"] * sites / 1e5))
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return policy_dir
+
+
+def timed(command: list[str], env: dict) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS GiB, output) of one process under /usr/bin/time -v."""
+    started = time.perf_counter()
+    completed = subprocess.run(["/usr/bin/time", "-v", *command], cwd=PROJECT_DIR, env=env,
+                               capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr).group(1))
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    return seconds, peak_kib / 2**20, completed.stdout
+
+
+def chain(sites: float, workdir: Path) -> list[dict]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    variables = {"sites_seeds": [42], "sites_policy_dir": str(scaled_policy_dir(workdir, sites))}
+    env = {**os.environ, "GATEHOUSE_DB": str(workdir / "bench.duckdb"), "DO_NOT_TRACK": "1",
+           "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles")}
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    rows = []
+    for label, selection in STATES:
+        command = [dbt, "build", "--select", *selection.split(), "--vars", json.dumps(variables),
+                   "--target-path", str(workdir / "target"), "--indirect-selection", "cautious"]
+        seconds, peak, _ = timed(command, env)
+        results = json.loads((workdir / "target" / "run_results.json").read_text())["results"]
+        node_seconds = sum(result["execution_time"] for result in results)
+        rows.append({"sites": sites, "state": label, "node_seconds": round(node_seconds, 1),
+                     "process_seconds": round(seconds, 1), "peak_rss_gib": round(peak, 2)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def end_to_end(sites: float, workdir: Path) -> dict:
+    """One `gatehouse sites run` (S0-S9 in a single dbt build) at this size."""
+    gatehouse = str(Path(sys.executable).with_name("gatehouse"))
+    command = [gatehouse, "sites", "run", "--seed", "42", "--policy", str(workdir / "policies"),
+               "--runs-dir", str(workdir / "runs")]
+    seconds, peak, _ = timed(command, {**os.environ, "DO_NOT_TRACK": "1"})
+    return {"sites": sites, "state": "end_to_end (gatehouse sites run)", "process_seconds": round(seconds, 1),
+            "peak_rss_gib": round(peak, 2)}
+
+
+def certification(workdir: Path) -> dict:
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    gatehouse = str(Path(sys.executable).with_name("gatehouse"))
+    started = time.perf_counter()
+    completed = subprocess.run(["/usr/bin/time", "-v", gatehouse, "sites", "certify", "--runs-dir",
+                                str(workdir / "runs")], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr).group(1))
+    return {"seeds": "42 7 101 202", "sites_per_seed": 1e5, "seconds": round(seconds, 1),
+            "peak_rss_gib": round(peak_kib / 2**20, 2), "exit_code": completed.returncode}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sites", type=float, nargs="*", default=[1e5, 1e6, 1e7])
+    parser.add_argument("--certify", action="store_true", help="also time `gatehouse sites certify` (4 seeds)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/gatehouse-bench-sites"))
+    args = parser.parse_args(argv)
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    results = {"chain": [], "certification": None, "reference": REFERENCE_S4}
+    for sites in args.sites:
+        results["chain"] += chain(sites, args.workdir / f"{int(sites)}")
+        results["chain"].append(end_to_end(sites, args.workdir / f"{int(sites)}"))
+        print(results["chain"][-1], flush=True)
+    if args.certify:
+        results["certification"] = certification(args.workdir / "certify")
+        print(results["certification"], flush=True)
+    (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
