@@ -9,7 +9,7 @@ import sys
 from gatehouse.runs import RunError
 
 # Each domain module has register(subparsers), which sets `handler` on its parsers.
-DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands")
+DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands", "gatehouse.runs_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

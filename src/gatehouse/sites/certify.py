@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 
 from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
-from gatehouse.runs import RunError, new_run, sha256_file
-from gatehouse.sites import runner, sources
+from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
+from gatehouse.sites import freeze, runner, sources
 
 GRADES = ("B", "B+")
 SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
@@ -41,8 +41,7 @@ def _export(database: Path, results: Path, tables: dict) -> None:
     con = duckdb.connect(str(database))
     try:
         for table, order in tables.items():
-            con.execute(f"copy (select * from {table} order by {order}) to '{results / table}.parquet' "
-                        "(format parquet, compression zstd)")
+            copy_to_parquet(con, f"select * from {table} order by {order}", results / f"{table}.parquet")
     finally:
         con.close()
 
@@ -96,6 +95,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B+", catalogu
     inputs = sources.SitesInputs(seeds=tuple(seeds), catalogue_seed=single.catalogue_seed,
                                  catalogue_path=single.catalogue_path, policy_dir=single.policy_dir)
     checked = runner.precheck(inputs)
+    freeze.require_pass(inputs)  # 1A freeze guard: no certification on a non-PASS catalogue (exit 2)
     last_good_path = Path(last_good).resolve() if last_good else None
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds),
               "target_grade": target_grade, "parameter_hash": checked["parameter_hash"],

@@ -1,4 +1,5 @@
-"""`gatehouse sites run|score|certify`: Segment 1B placement, grading and certification as run directories."""
+"""`gatehouse sites run|score|certify|baseline`: Segment 1B placement, grading, certification and run
+discipline as run directories."""
 
 from __future__ import annotations
 
@@ -38,6 +39,31 @@ def register(subparsers) -> None:
     certify.add_argument("--runs-dir", default="runs", type=Path)
     certify.set_defaults(handler=handle_certify)
 
+    register_baseline(sites)
+
+
+def register_baseline(sites) -> None:
+    """`sites baseline pin|promote|pointers`: the run discipline of the task card (§4, P0.1/P0.4)."""
+    baseline = sites.add_parser("baseline", help="pin the baseline authority, promote a certified run, show pointers")
+    actions = baseline.add_subparsers(dest="baseline_command", required=True)
+    pin = actions.add_parser("pin", help="pin a complete run as baseline_authority (runs/pointers/)")
+    pin.add_argument("run_id", help="RUN_... folder name under --runs-dir")
+    pin.add_argument("--replace", action="store_true", help="re-pin over an existing, different baseline authority")
+    pin.add_argument("--runs-dir", default="runs", type=Path)
+    pin.set_defaults(handler=handle_pin)
+
+    promote = actions.add_parser("promote", help="witness, lock and point current_candidate/last_good at a certify run")
+    promote.add_argument("run_id", help="a completed `sites certify` run that reached its target grade")
+    promote.add_argument("--outlet-catalogue", help="the certification's 1A catalogue (default: the surrogate)")
+    promote.add_argument("--catalogue-seed", type=int, default=42)
+    promote.add_argument("--policy", help="the certification's 1B policy directory (default policies/sites)")
+    promote.add_argument("--runs-dir", default="runs", type=Path)
+    promote.set_defaults(handler=handle_promote)
+
+    pointers = actions.add_parser("pointers", help="show baseline_authority, current_candidate and last_good")
+    pointers.add_argument("--runs-dir", default="runs", type=Path)
+    pointers.set_defaults(handler=handle_pointers)
+
 
 def handle(args) -> Path:
     from gatehouse.sites import runner
@@ -66,3 +92,24 @@ def handle_certify(args) -> Path:
 
     return _graded(*certify.certify(args.runs_dir, args.seeds, args.target_grade, args.outlet_catalogue,
                                     args.policy, args.catalogue_seed, args.last_good))
+
+
+def handle_pin(args) -> Path:
+    from gatehouse.sites import discipline
+
+    return discipline.pin_baseline(args.runs_dir, args.run_id, args.replace)
+
+
+def handle_promote(args) -> Path:
+    from gatehouse.sites import discipline
+
+    return discipline.promote(args.runs_dir, args.run_id, args.outlet_catalogue, args.policy,
+                              args.catalogue_seed).lock_path
+
+
+def handle_pointers(args) -> str:
+    import json
+
+    from gatehouse.sites import discipline
+
+    return json.dumps(discipline.pointer_status(args.runs_dir), indent=2, sort_keys=True)

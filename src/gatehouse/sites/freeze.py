@@ -1,0 +1,293 @@
+"""The 1A freeze guard on the outlet catalogue a 1B build reads (reference §5, task card §2.0).
+
+Segment 1A stays frozen while 1B is remediated. A reopened 1A candidate (a user catalogue, or the
+surrogate under a changed policy or catalogue seed) may feed 1B only if its 1A metrics PASS the §5
+rules against the frozen authority ``policies/sites/outlets_1a_authority.json``: the metrics of
+the default surrogate (``policies/sites/outlets_1a.yaml``) at catalogue seed 42.
+
+One evaluation (``evaluate_catalogue``) serves both callers:
+
+* the dbt model ``realism_1a_freeze_guard`` (one row per metric, gate S-1A-1), and
+* ``require_pass``, called by ``certify.certify`` before anything is built: a non-PASS catalogue
+  is refused with RunError (exit 2) and nothing is published.
+
+The NB dispersion phi is not a catalogue column. For the surrogate it is regenerated (same countries,
+places, policy and seed, and the regenerated catalogue must equal the staged one); a user catalogue
+may carry it as an optional per-merchant ``phi`` column. Without phi the authority's phi hard gates
+count as regressed, so the guard fails closed. Any scoring error is a FAIL, never a crash-free PASS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from gatehouse.project import PROJECT_DIR
+from gatehouse.runs import RunError, sha256_file
+from gatehouse.sites import geodata, outlets, policy, sources
+from gatehouse.sites.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
+
+AUTHORITY_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_authority.json"
+AUTHORITY_VERSION = "outlets_1a_authority.v1"
+AUTHORITY_SEED = 42
+PHI_COLUMN = "phi"
+GUARD_COLUMNS = [
+    "metric", "candidate_value", "authority_value", "b_low", "b_high", "b_band", "is_reported", "b_pass",
+    "authority_b_pass", "hard_gate", "hard_gate_pass", "guard_status", "eligible_b", "b_pass_count",
+    "authority_b_pass_count", "guard_reasons", "phi_source", "authority_version", "authority_policy_sha256",
+]
+
+
+class FreezeGuardError(ValueError):
+    """The authority file or a catalogue's phi column is unusable; the message names the file and key."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The frozen authority
+
+
+def load_authority(path: str | Path = AUTHORITY_PATH) -> dict:
+    """The authority document; FreezeGuardError names the file and the missing or bad key."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FreezeGuardError(f"{path}: cannot read the 1A freeze-guard authority ({exc})") from exc
+    except ValueError as exc:
+        raise FreezeGuardError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+        raise FreezeGuardError(f"{path}: key 'metrics' must be a mapping of metric -> value")
+    for key in ("authority_version", "source"):
+        if key not in document:
+            raise FreezeGuardError(f"{path}: required key '{key}' is missing")
+    if not isinstance(document["source"], dict) or "policy_sha256" not in document["source"]:
+        raise FreezeGuardError(f"{path}: required key 'source.policy_sha256' is missing")
+    return document
+
+
+def surrogate_simulation(policy_path: Path, catalogue_seed: int, countries: pd.DataFrame,
+                         places: pd.DataFrame) -> outlets.OutletSimulation:
+    """The surrogate exactly as ``sources.surrogate_catalogue`` makes it, with its per-merchant phi."""
+    places = places.loc[places["population"] >= 500].sort_values("geonameid", kind="stable")
+    southern = outlets.southern_population_share(places, countries)
+    return outlets.simulate_outlets(countries, outlets.load_outlet_policy(policy_path), catalogue_seed, southern)
+
+
+def authority_document(policy_path: Path = outlets.DEFAULT_POLICY_PATH, catalogue_seed: int = AUTHORITY_SEED,
+                       countries: pd.DataFrame | None = None, places: pd.DataFrame | None = None) -> dict:
+    """The authority as generated now from a policy: the frozen file must equal this for the default."""
+    countries = geodata.load_countries() if countries is None else countries
+    places = geodata.load_places(0) if places is None else places
+    simulation = surrogate_simulation(Path(policy_path), catalogue_seed, countries, places)
+    metrics = outlet_catalogue_metrics(simulation.catalogue, simulation.merchants["phi"])
+    bands = load_bands()
+    b_passes = band_passes(metrics, bands, "B")
+    return {
+        "authority_version": AUTHORITY_VERSION,
+        "note": ("Frozen Segment 1A authority for the 1B freeze guard (segment_1b.md §5, task card §2.0): "
+                 "1A metrics of the default surrogate outlet catalogue at catalogue seed 42. Do not edit by hand "
+                 "and do not regenerate when outlets_1a.yaml changes: a changed policy is a reopened 1A candidate "
+                 "that must PASS against this file. The candidate-set metrics (candidate_count_median, "
+                 "spearman_candidates_realized, realization_ratio_median) need a candidate set the surrogate "
+                 "does not have and are absent; phi metrics come from the surrogate's per-merchant NB dispersion."),
+        "bands_version": bands["bands_version"],
+        "source": {
+            "generator": "gatehouse.sites.outlets.simulate_outlets",
+            "policy_file": _project_relative(Path(policy_path)),
+            "policy_version": outlets.load_outlet_policy(policy_path)["policy_version"],
+            "policy_sha256": sha256_file(Path(policy_path)),
+            "catalogue_seed": int(catalogue_seed),
+            "countries_sha256": sha256_file(geodata.natural_earth_zip_path()),
+            "places_sha256": sha256_file(geodata.geonames_path()),
+        },
+        "metrics": metrics,
+        "summary": {
+            "b_pass_count": sum(b_passes.values()),
+            "b_plus_pass_count": sum(band_passes(metrics, bands, "B_plus").values()),
+            "b_bands_reported": sum(metrics.get(name) is not None for name in bands["metrics"]),
+            "hard_gates": hard_gate_passes(metrics, bands),
+        },
+    }
+
+
+def write_authority(path: Path = AUTHORITY_PATH, replace: bool = False) -> Path:
+    """Write the authority file once; an existing authority is only replaced when asked explicitly."""
+    path = Path(path)
+    if path.exists() and not replace:
+        raise FreezeGuardError(f"{path}: the 1A authority already exists and is frozen (replace=True to re-freeze)")
+    path.write_text(json.dumps(authority_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _project_relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# phi of a catalogue
+
+
+def catalogue_phi(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None,
+                  places: pd.DataFrame | None) -> tuple[np.ndarray | None, str]:
+    """(per-merchant phi or None, where it came from) for the catalogue a build reads."""
+    if inputs.catalogue_path is not None:
+        return user_catalogue_phi(inputs.catalogue_path, catalogue)
+    outlet_policy_path = policy.outlet_policy_path(inputs.policy_dir)
+    simulation = surrogate_simulation(outlet_policy_path, inputs.catalogue_seed, countries, places)
+    regenerated = simulation.catalogue[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
+    staged = catalogue.sort_values(["merchant_id", "legal_country_iso", "site_order"],
+                                   kind="stable")[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
+    if not _same_rows(regenerated, staged):
+        return None, (f"not available: the surrogate regenerated from {outlet_policy_path} at catalogue seed "
+                      f"{inputs.catalogue_seed} differs from the staged catalogue")
+    return simulation.merchants["phi"].to_numpy(), f"surrogate regenerated ({outlet_policy_path.name}, seed {inputs.catalogue_seed})"
+
+
+def _same_rows(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    if left.shape != right.shape:
+        return False
+    return all(np.array_equal(left[c].astype(str).to_numpy(), right[c].astype(str).to_numpy()) for c in left.columns)
+
+
+def user_catalogue_phi(path: Path, catalogue: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """The optional per-merchant ``phi`` column of a user catalogue parquet (constant per merchant, > 0)."""
+    import pyarrow.parquet as pq
+
+    if PHI_COLUMN not in pq.read_schema(path).names:
+        return None, f"not available: {path} has no column {PHI_COLUMN} (per-merchant NB dispersion)"
+    frame = pd.read_parquet(path, columns=["merchant_id", PHI_COLUMN])
+    phi = pd.to_numeric(frame[PHI_COLUMN], errors="coerce")
+    if phi.isna().any() or not np.isfinite(phi).all() or (phi <= 0).any():
+        raise FreezeGuardError(f"{path}: column {PHI_COLUMN} must be a finite number > 0 on every row")
+    per_merchant = phi.groupby(frame["merchant_id"]).agg(["min", "max"])
+    if (per_merchant["min"] != per_merchant["max"]).any():
+        raise FreezeGuardError(f"{path}: column {PHI_COLUMN} must be constant within each merchant_id")
+    if len(per_merchant) != catalogue["merchant_id"].nunique():
+        raise FreezeGuardError(f"{path}: column {PHI_COLUMN} does not cover the catalogue's merchants")
+    return per_merchant["min"].to_numpy(), f"user catalogue column {PHI_COLUMN}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def guard_catalogue(catalogue: pd.DataFrame, phi: Any = None, authority: Mapping | None = None,
+                    bands: Mapping | None = None) -> dict:
+    """§5 freeze guard of one catalogue against the authority: ``freeze_guard``'s result plus the
+    candidate and authority metrics."""
+    authority = load_authority() if authority is None else authority
+    bands = load_bands() if bands is None else bands
+    metrics = outlet_catalogue_metrics(catalogue, phi)
+    result = freeze_guard(metrics, authority["metrics"], bands)
+    return {**result, "metrics": metrics, "authority_metrics": dict(authority["metrics"]),
+            "authority_version": authority["authority_version"],
+            "authority_policy_sha256": authority["source"]["policy_sha256"]}
+
+
+def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None = None,
+                       places: pd.DataFrame | None = None, authority_path: Path = AUTHORITY_PATH) -> dict:
+    """phi + guard for a build's catalogue; any exception becomes a FAIL result naming it (fail closed)."""
+    try:
+        authority = load_authority(authority_path)
+        phi, phi_source = catalogue_phi(inputs, catalogue, countries, places)
+        result = guard_catalogue(catalogue, phi, authority)
+    except Exception as exc:  # §5: a scoring exception is a FAIL, never a pass by omission
+        return {"status": "FAIL", "reasons": [f"scoring error: {type(exc).__name__}: {exc}"], "eligible_B": False,
+                "b_pass_count": 0, "authority_b_pass_count": None, "metrics": {}, "authority_metrics": {},
+                "hard_gates": {}, "b_passes": {}, "phi_source": "not evaluated", "authority_version": None,
+                "authority_policy_sha256": None}
+    if phi is None and result["status"] == "FAIL":
+        result["reasons"] = [*result["reasons"], f"phi {phi_source}"]
+    return {**result, "phi_source": phi_source}
+
+
+def guard_table(result: Mapping, bands: Mapping | None = None) -> pd.DataFrame:
+    """One row per banded metric (reference §5 order), with the guard verdict repeated on every row."""
+    bands = load_bands() if bands is None else bands
+    authority_metrics = result["authority_metrics"]
+    authority_b = band_passes(authority_metrics, bands, "B") if authority_metrics else {}
+    rows = []
+    for name, spec in bands["metrics"].items():
+        low, high = _band_ends(spec["B"])
+        candidate = result["metrics"].get(name)
+        rows.append({
+            "metric": name,
+            "candidate_value": _number(candidate),
+            "authority_value": _number(authority_metrics.get(name)),
+            "b_low": low, "b_high": high, "b_band": _band_text(spec["B"]),
+            "is_reported": candidate is not None,
+            "b_pass": bool(result["b_passes"].get(name, False)),
+            "authority_b_pass": bool(authority_b.get(name, False)),
+            "hard_gate": name in bands["hard_gates"],
+            "hard_gate_pass": result["hard_gates"].get(name) if name in bands["hard_gates"] else None,
+            "guard_status": result["status"],
+            "eligible_b": bool(result["eligible_B"]),
+            "b_pass_count": int(result["b_pass_count"]),
+            "authority_b_pass_count": result["authority_b_pass_count"],
+            "guard_reasons": "; ".join(result["reasons"]),
+            "phi_source": result["phi_source"],
+            "authority_version": result["authority_version"],
+            "authority_policy_sha256": result["authority_policy_sha256"],
+        })
+    return pd.DataFrame(rows, columns=GUARD_COLUMNS).astype(
+        {"candidate_value": "Float64", "authority_value": "Float64", "b_low": "Float64", "b_high": "Float64",
+         "authority_b_pass_count": "Int64", "hard_gate_pass": "boolean"})
+
+
+def _number(value: Any) -> float | None:
+    """Metric value as a float (booleans as 1.0/0.0); None when not reported."""
+    if value is None:
+        return None
+    return float(value)
+
+
+def _band_ends(band: Any) -> tuple[float | None, float | None]:
+    if isinstance(band, bool):
+        return (1.0, 1.0) if band else (0.0, 0.0)
+    return (None if band[0] is None else float(band[0]), None if band[1] is None else float(band[1]))
+
+
+def _band_text(band: Any) -> str:
+    if isinstance(band, bool):
+        return "true" if band else "false"
+    low, high = band
+    if high is None:
+        return f">= {low:g}"
+    if low is None:
+        return f"<= {high:g}"
+    return f"[{low:g}, {high:g}]"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Refusal before a certification build
+
+
+def check_inputs(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict:
+    """The guard result for the catalogue these inputs name, computed in Python without dbt."""
+    countries = geodata.load_countries(inputs.countries_zip_path)
+    iso_codes = set(sources.iso_codes_table()["country_iso"])
+    places = geodata.load_places(0) if inputs.catalogue_path is None else None
+    catalogue = sources.catalogue_table(inputs, countries, places, iso_codes)
+    return evaluate_catalogue(inputs, catalogue, countries, places, authority_path)
+
+
+def require_pass(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict:
+    """Refuse (RunError, exit 2) unless the catalogue's 1A freeze guard status is PASS."""
+    result = check_inputs(inputs, authority_path)
+    if result["status"] != "PASS":
+        source = inputs.catalogue_path or f"surrogate catalogue (seed {inputs.catalogue_seed}, {inputs.policy_dir})"
+        raise RunError(f"1A freeze guard FAIL for {source} against {authority_path}: "
+                       f"{'; '.join(result['reasons'])}; no 1B certification run is allowed on this catalogue")
+    return result
+
+
+__all__ = ["AUTHORITY_PATH", "FreezeGuardError", "authority_document", "catalogue_phi", "check_inputs",
+           "evaluate_catalogue", "guard_catalogue", "guard_table", "load_authority", "require_pass",
+           "write_authority"]

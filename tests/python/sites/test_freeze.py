@@ -1,0 +1,263 @@
+"""1A freeze guard on a build's catalogue: the frozen authority (known answer, determinism), the
+catalogue-level PASS/FAIL cases, the per-metric table of the dbt model, and the refusal before a
+certification build. The rule-level guard cases live in test_outlet_metrics.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from gatehouse.runs import EXIT_FAILED, RunError, sha256_file
+from gatehouse.sites import certify, freeze, geodata, outlets, policy
+from gatehouse.sites.outlet_metrics import load_bands
+from gatehouse.sites.sources import SitesInputs
+
+from .test_outlet_metrics import hand_catalogue
+
+
+@pytest.fixture(scope="module")
+def geography():
+    return geodata.load_countries(), geodata.load_places(0)
+
+
+@pytest.fixture(scope="module")
+def default_simulation(geography):
+    return freeze.surrogate_simulation(outlets.DEFAULT_POLICY_PATH, 42, *geography)
+
+
+@pytest.fixture(scope="module")
+def authority():
+    return freeze.load_authority()
+
+
+# ----------------------------------------------------------------------------- the frozen authority
+
+
+def test_authority_was_frozen_from_the_default_policy(authority):
+    assert authority["source"]["policy_sha256"] == sha256_file(outlets.DEFAULT_POLICY_PATH), (
+        "policies/sites/outlets_1a.yaml changed after the 1A authority was frozen: a changed policy is a reopened "
+        "1A candidate that must PASS the guard; do not regenerate the authority to make it pass")
+    assert authority["source"]["catalogue_seed"] == 42
+
+
+def test_authority_regenerates_byte_for_byte_from_the_default_policy(geography, authority):
+    regenerated = freeze.authority_document(countries=geography[0], places=geography[1])
+    assert regenerated == authority
+    committed = freeze.AUTHORITY_PATH.read_text(encoding="utf-8")
+    assert json.dumps(regenerated, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == committed
+
+
+def test_authority_known_answers(authority):
+    metrics = authority["metrics"]
+    assert metrics["merchant_count"] == 7800
+    assert metrics["outlet_count"] == 101_504
+    assert metrics["median_outlets_per_merchant"] == 7.0
+    assert metrics["single_site_share"] == pytest.approx(0.2847, abs=1e-4)
+    assert metrics["top10_outlet_share"] == pytest.approx(0.3930, abs=1e-4)
+    assert metrics["gini_outlets_per_merchant"] == pytest.approx(0.5700, abs=1e-4)
+    assert metrics["home_legal_mismatch_rate"] == pytest.approx(0.1676, abs=1e-4)
+    assert metrics["multi_country_legal_spread"] == pytest.approx(0.2915, abs=1e-4)
+    assert metrics["size_gradient_pp"] == pytest.approx(21.76, abs=1e-2)
+    assert metrics["phi_cv"] == pytest.approx(0.1213, abs=1e-4)
+    assert metrics["phi_p95_p05_ratio"] == pytest.approx(1.487, abs=1e-3)
+    assert "candidate_count_median" not in metrics  # needs a candidate set
+    assert authority["summary"]["b_pass_count"] == 11
+
+
+def test_write_authority_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "authority.json"
+    target.write_text("{}")
+    with pytest.raises(freeze.FreezeGuardError, match="already exists and is frozen"):
+        freeze.write_authority(target)
+    assert target.read_text() == "{}"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not valid JSON"),
+    ('{"metrics": [1]}', "key 'metrics' must be a mapping"),
+    ('{"metrics": {}, "authority_version": "v", "source": {}}', "source.policy_sha256"),
+])
+def test_bad_authority_file_is_named(tmp_path, content, message):
+    path = tmp_path / "authority.json"
+    path.write_text(content)
+    with pytest.raises(freeze.FreezeGuardError, match=message) as error:
+        freeze.load_authority(path)
+    assert str(path) in str(error.value)
+
+
+# ----------------------------------------------------------------------------- catalogue PASS / FAIL
+
+
+def test_default_surrogate_passes_with_its_regenerated_phi(default_simulation, geography):
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, *geography)
+    assert result["status"] == "PASS", result["reasons"]
+    assert result["reasons"] == []
+    assert result["phi_source"] == "surrogate regenerated (outlets_1a.yaml, seed 42)"
+    assert result["b_pass_count"] == result["authority_b_pass_count"] == 11
+
+
+def test_other_catalogue_seed_is_a_candidate_that_still_passes(geography, authority):
+    simulation = freeze.surrogate_simulation(outlets.DEFAULT_POLICY_PATH, 7, *geography)
+    result = freeze.guard_catalogue(simulation.catalogue, simulation.merchants["phi"], authority)
+    assert result["status"] == "PASS", result["reasons"]
+    assert result["metrics"]["top10_outlet_share"] == pytest.approx(0.396, abs=1e-3)
+
+
+def test_staged_catalogue_that_is_not_the_surrogate_has_no_phi_and_fails(default_simulation, geography):
+    edited = default_simulation.catalogue.iloc[:-1]  # the last site of the last merchant is gone
+    result = freeze.evaluate_catalogue(SitesInputs(), edited, *geography)
+    assert result["status"] == "FAIL"
+    assert "authority hard gate regressed: phi_cv" in result["reasons"]
+    assert result["reasons"][-1].startswith("phi not available: the surrogate regenerated from")
+
+
+def test_more_concentrated_catalogue_fails_on_top10_and_gini(default_simulation, authority):
+    # 3000 more sites for the largest merchant at home: top10 0.393 -> ~0.410, Gini rises too.
+    catalogue = default_simulation.catalogue
+    largest = int(catalogue["merchant_id"].value_counts().index[0])
+    home = catalogue.loc[catalogue["merchant_id"] == largest, "home_country_iso"].iloc[0]
+    at_home = int(((catalogue["merchant_id"] == largest) & (catalogue["legal_country_iso"] == home)).sum())
+    extra = pd.DataFrame({"merchant_id": largest, "home_country_iso": home, "legal_country_iso": home,
+                          "site_order": np.arange(at_home + 1, at_home + 3001)})
+    inflated = pd.concat([catalogue, extra], ignore_index=True)
+    result = freeze.guard_catalogue(inflated, default_simulation.merchants["phi"], authority)
+    assert result["status"] == "FAIL"
+    assert any(reason.startswith("top10_outlet_share worse than authority") for reason in result["reasons"])
+    assert any(reason.startswith("gini_outlets_per_merchant worse than authority") for reason in result["reasons"])
+
+
+def test_single_country_catalogue_fails_on_mismatch_and_spread(default_simulation, authority):
+    domestic = default_simulation.catalogue.assign(legal_country_iso=default_simulation.catalogue["home_country_iso"])
+    domestic["site_order"] = domestic.groupby(["merchant_id", "legal_country_iso"]).cumcount() + 1
+    result = freeze.guard_catalogue(domestic, default_simulation.merchants["phi"], authority)
+    assert result["status"] == "FAIL"
+    assert result["metrics"]["home_legal_mismatch_rate"] == 0.0
+    assert "authority B pass regressed: home_legal_mismatch_rate" in result["reasons"]
+    assert "authority B pass regressed: multi_country_legal_spread" in result["reasons"]
+
+
+def test_scoring_error_is_a_fail_not_a_crash(default_simulation, tmp_path):
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue,
+                                       authority_path=tmp_path / "missing.json")
+    assert result["status"] == "FAIL"
+    assert result["reasons"][0].startswith("scoring error: FreezeGuardError:")
+    table = freeze.guard_table(result)
+    assert set(table["guard_status"]) == {"FAIL"}
+
+
+# ----------------------------------------------------------------------------- the model's table
+
+
+def test_guard_table_one_row_per_banded_metric(default_simulation, geography):
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, *geography)
+    table = freeze.guard_table(result)
+    bands = load_bands()
+    assert list(table["metric"]) == list(bands["metrics"])
+    assert list(table.columns) == freeze.GUARD_COLUMNS
+    row = table.set_index("metric")
+    assert row.loc["single_site_share", "candidate_value"] == row.loc["single_site_share", "authority_value"]
+    assert (row.loc["single_site_share", "b_low"], row.loc["single_site_share", "b_high"]) == (0.25, 0.45)
+    assert row.loc["size_gradient_pp", "b_band"] == ">= 5" and pd.isna(row.loc["size_gradient_pp", "b_high"])
+    assert row.loc["no_identity_anomalies", "candidate_value"] == 1.0
+    assert pd.isna(row.loc["candidate_count_median", "candidate_value"])
+    assert not row.loc["candidate_count_median", "is_reported"]
+    assert bool(row.loc["phi_cv", "hard_gate_pass"])
+    assert pd.isna(row.loc["median_outlets_per_merchant", "hard_gate_pass"])  # not a hard gate
+    assert int(table["b_pass"].sum()) == 11
+    assert set(table["guard_status"]) == {"PASS"} and set(table["guard_reasons"]) == {""}
+
+
+# ----------------------------------------------------------------------------- user catalogues and phi
+
+
+def write_user_catalogue(path, phi=None):
+    frame = hand_catalogue()
+    if phi is not None:
+        frame["phi"] = frame["merchant_id"].map(phi)
+    frame.to_parquet(path)
+    return path
+
+
+def test_user_catalogue_phi_column(tmp_path):
+    catalogue = hand_catalogue()
+    phi, source = freeze.user_catalogue_phi(write_user_catalogue(tmp_path / "a.parquet", {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0}),
+                                            catalogue)
+    assert list(phi) == [1.0, 2.0, 3.0, 4.0] and source == "user catalogue column phi"
+    phi, source = freeze.user_catalogue_phi(write_user_catalogue(tmp_path / "b.parquet"), catalogue)
+    assert phi is None and "has no column phi" in source
+
+
+def test_user_catalogue_phi_must_be_constant_and_positive(tmp_path):
+    path = write_user_catalogue(tmp_path / "c.parquet", {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0})
+    frame = pd.read_parquet(path)
+    frame.loc[frame.index[-1], "phi"] = 9.0
+    frame.to_parquet(path)
+    with pytest.raises(freeze.FreezeGuardError, match="constant within each merchant_id"):
+        freeze.user_catalogue_phi(path, hand_catalogue())
+    frame["phi"] = 0.0
+    frame.to_parquet(path)
+    with pytest.raises(freeze.FreezeGuardError, match="finite number > 0"):
+        freeze.user_catalogue_phi(path, hand_catalogue())
+
+
+def test_surrogate_as_user_catalogue_passes_only_with_its_phi_column(default_simulation, tmp_path):
+    phi = default_simulation.merchants.set_index("merchant_id")["phi"]
+    with_phi = default_simulation.catalogue.assign(phi=lambda f: f["merchant_id"].map(phi))
+    with_phi.to_parquet(tmp_path / "with_phi.parquet")
+    default_simulation.catalogue.to_parquet(tmp_path / "without_phi.parquet")
+    passed = freeze.evaluate_catalogue(SitesInputs(catalogue_path=tmp_path / "with_phi.parquet"),
+                                       default_simulation.catalogue)
+    assert passed["status"] == "PASS" and passed["phi_source"] == "user catalogue column phi"
+    failed = freeze.evaluate_catalogue(SitesInputs(catalogue_path=tmp_path / "without_phi.parquet"),
+                                       default_simulation.catalogue)
+    assert failed["status"] == "FAIL" and failed["eligible_B"] is True
+    assert failed["reasons"] == [
+        "authority hard gate regressed: phi_cv", "authority hard gate regressed: phi_p95_p05_ratio",
+        "authority B pass regressed: phi_cv", "authority B pass regressed: phi_p95_p05_ratio",
+        "B-pass count 9 < authority 11",
+        f"phi not available: {tmp_path / 'without_phi.parquet'} has no column phi (per-merchant NB dispersion)"]
+
+
+def test_require_pass_refuses_a_failing_user_catalogue(tmp_path):
+    inputs = SitesInputs(catalogue_path=write_user_catalogue(tmp_path / "hand.parquet"))
+    with pytest.raises(RunError) as error:
+        freeze.require_pass(inputs)
+    assert error.value.exit_code == EXIT_FAILED
+    message = str(error.value)
+    assert "1A freeze guard FAIL" in message and "hand.parquet" in message
+    assert "no 1B certification run is allowed" in message
+
+
+def reopened_policy_dir(tmp_path, **outlets_changes):
+    """A copy of the policy directory with outlets_1a.yaml changed (a reopened 1A candidate)."""
+    target = tmp_path / "policies"
+    shutil.copytree(policy.DEFAULT_POLICY_DIR, target)
+    document = yaml.safe_load((target / "outlets_1a.yaml").read_text())
+    for dotted, value in outlets_changes.items():
+        section, key = dotted.split("__")
+        document[section][key] = value
+    (target / "outlets_1a.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return target
+
+
+def test_reopened_surrogate_policy_that_breaks_1a_fails_the_guard(tmp_path):
+    policy_dir = reopened_policy_dir(tmp_path, outlets_per_merchant__single_site_share=0.05,
+                                     multi_country__share_of_merchants=0.2)
+    result = freeze.check_inputs(SitesInputs(policy_dir=policy_dir))
+    assert result["status"] == "FAIL"
+    assert result["phi_source"] == "surrogate regenerated (outlets_1a.yaml, seed 42)"
+    assert any(reason.startswith("hard gate failed: single_site_share=0.05") for reason in result["reasons"])
+
+
+def test_certify_refuses_a_non_pass_catalogue_and_publishes_nothing(tmp_path):
+    runs_dir = tmp_path / "runs"
+    catalogue = write_user_catalogue(tmp_path / "hand.parquet")
+    with pytest.raises(RunError, match="1A freeze guard FAIL") as error:
+        certify.certify(runs_dir, [42, 7, 101, 202], catalogue=str(catalogue))
+    assert error.value.exit_code == EXIT_FAILED
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
