@@ -13,12 +13,30 @@ fingerprint, merchant, country and site_order), so any one site can be regenerat
 Points are proposed inside the sampling rectangle = tile rectangle ∩ country bounding box (a tiny
 country inside a big tile still succeeds quickly), and accepted when inside that rectangle and
 inside or on the boundary of the country polygon. A site that fails `max_attempts` times raises
-JitterExhaustedError. Coastal tiles can hold a small sliver of the country (a tile whose centre is on
-land may be 90% sea), so after `refine_after_attempts` failures (default 8; 0 disables) a site's
-rectangle shrinks to the bounding box of the country's part of it. For uniform_v1 the accepted point
-stays uniform over tile ∩ country; for the shaped modes only these hard sites see a tighter frame.
-Tiles are expected not to cross the antimeridian after clipping to the country's bounding box (the
-country polygons are in [−180, 180]).
+JitterExhaustedError (E613). Coastal tiles can hold a small sliver of the country (a tile whose centre
+is on land may be 90% sea, an atoll's tile 95%), so after `refine_after_attempts` failures (default 8;
+0 disables) a site stops using its mode's proposal and samples uniformly *inside* the polygon
+country ∩ sampling rectangle: the part is triangulated once per (country, rectangle) (constrained
+Delaunay), and each attempt picks a triangle with probability ∝ area (u_lon, by inverse CDF; the
+position of u_lon inside the chosen triangle's CDF interval is reused) and a uniform point in it
+(√-law with u_lat). Such a proposal is inside the country up to rounding, so a refined site is
+accepted on its first refined attempt in practice and `max_attempts` = 64 is ample for atolls. The
+accepted point of a refined site is uniform over tile ∩ country (component `refined_uniform`). If
+the triangles do not cover the part (a degenerate clip), the site falls back to the bounding box of
+the part. Tiles are expected not to cross the antimeridian after clipping to the country's bounding
+box (the country polygons are in [−180, 180]).
+
+population_anchored can adapt to the local site density (`local_density`; all off by default). Let
+k be the number of sites in the same (country, tile) — the column `tile_sites` when the caller gives
+it, else counted in `sites` (so a site regenerates alone only when `tile_sites` is given):
+- place eligibility: a place of the tile whose expected number of sites k·pop_place/pop_tile is
+  below `min_expected_sites` gets none (the tile's largest place always stays eligible); anchor and
+  sparse_tail choose among the eligible places ∝ population. A tile with few sites keeps them in its
+  main town(s) instead of scattering single outlets over its villages.
+- radius scaling: with m = k·pop_place/pop_eligible the expected sites at the chosen place, scale_km
+  and max_km are multiplied by clip((m / reference_sites)^radius_exponent, min_factor, max_factor).
+  With exponent ½ a place's footprint grows with its outlet count, so the outlet density, and hence
+  the nearest-neighbour spacing, is similar in small towns and big cities (up to the tile's size).
 """
 
 from __future__ import annotations
@@ -58,13 +76,18 @@ DEFAULT_POLICIES: dict[str, dict] = {
             "uniform": {"weight": 0.30},
             "sparse_tail": {"weight": 0.10, "radius_law": "exponential", "scale_km": 0.4, "max_km": 1.0},
         },
+        # off by default: radius factor 1 and every place of a tile eligible
+        "local_density": {"min_expected_sites": 0.0, "radius_exponent": 0.0, "reference_sites": 1.0,
+                          "min_factor": 1.0, "max_factor": 1.0},
     },
 }
 _COMPONENTS = {
-    "uniform_v1": ("uniform",),
-    "mixture_v2": ("core", "secondary", "sparse_tail"),
-    "population_anchored": ("anchor", "uniform", "sparse_tail", "fallback_uniform"),
+    "uniform_v1": ("uniform", "refined_uniform"),
+    "mixture_v2": ("core", "secondary", "sparse_tail", "refined_uniform"),
+    "population_anchored": ("anchor", "uniform", "sparse_tail", "fallback_uniform", "refined_uniform"),
 }
+_REFINED = {mode: np.int8(names.index("refined_uniform")) for mode, names in _COMPONENTS.items()}
+# The fixed block budget of one attempt per mode: the single source for S6's RNG accounting.
 BLOCKS_PER_ATTEMPT = {"uniform_v1": 1, "mixture_v2": 1, "population_anchored": 2}
 _RADIUS_LAWS = ("exponential", "gaussian")
 
@@ -130,6 +153,13 @@ def validate_policy(policy: Mapping) -> dict:
                 raise JitterPolicyError(f"{where}.radius_law must be one of {_RADIUS_LAWS}")
     if components and sum(p["weight"] for p in components.values()) <= 0:
         raise JitterPolicyError("policy.components weights must have a positive sum")
+    if "local_density" in merged:
+        density, where = merged["local_density"], "policy.local_density"
+        _check_range(density["min_expected_sites"], 0.0, math.inf, f"{where}.min_expected_sites")
+        _check_range(density["radius_exponent"], 0.0, 2.0, f"{where}.radius_exponent")
+        _check_range(density["reference_sites"], 0.0, math.inf, f"{where}.reference_sites", low_open=True)
+        _check_range(density["min_factor"], 0.0, math.inf, f"{where}.min_factor", low_open=True)
+        _check_range(density["max_factor"], density["min_factor"], math.inf, f"{where}.max_factor")
     return merged
 
 
@@ -185,14 +215,21 @@ def jitter_sites(sites: pd.DataFrame, country_geoms: Mapping, places: pd.DataFra
     attempts = np.zeros(n, dtype=np.int64)
     component = np.full(n, -1, dtype=np.int8)
     pending = np.arange(n)
+    parts = None
     for attempt in range(policy["max_attempts"]):
         if pending.size == 0:
             break
         if attempt and attempt == policy["refine_after_attempts"]:
-            _shrink_to_country_part(rect, pending, geoms, iso_code)
+            parts = _CountryParts(rect, pending, geoms, iso_code)
         u = rng.draw_uniforms(key[pending], ctr_hi[pending], ctr_lo[pending], blocks,
                               first_block=attempt * blocks).reshape(len(pending), 2 * blocks)
         p_lon, p_lat, p_comp = sampler(pending, u)
+        if parts is not None:
+            refined = parts.covers(pending)
+            if refined.any():
+                rows = pending[refined]
+                p_lon[refined], p_lat[refined] = parts.sample(rows, u[refined, 0], u[refined, 1], rect)
+                p_comp[refined] = _REFINED[mode]
         ok = _inside_rectangle(rect, pending, p_lon, p_lat) & _inside_countries(geoms, iso_code[pending],
                                                                                 p_lon, p_lat)
         done = pending[ok]
@@ -233,16 +270,82 @@ def _sampling_rectangles(sites: pd.DataFrame, geoms: list, iso_code: np.ndarray)
                             np.maximum(tile[:, 2], bounds[:, 1]), np.minimum(tile[:, 3], bounds[:, 3])])
 
 
-def _shrink_to_country_part(rect: np.ndarray, rows: np.ndarray, geoms: list, iso_code: np.ndarray) -> None:
-    """For hard sites, replace the sampling rectangle (in place) by the bounding box of the part of
-    the country inside it. Depends only on (country, rectangle), so a site regenerates alone."""
-    frame = pd.DataFrame(rect[rows], columns=["x0", "x1", "y0", "y1"]).assign(code=iso_code[rows])
-    for (x0, x1, y0, y1, code), group in frame.groupby(["x0", "x1", "y0", "y1", "code"], sort=True).groups.items():
-        part = shapely.clip_by_rect(geoms[code], x0, y0, x1, y1)
-        if part.is_empty:
-            continue  # the site can only touch the country's boundary; leave it to exhaust
-        px0, py0, px1, py1 = part.bounds
-        rect[rows[np.asarray(group)]] = (max(px0, x0), min(px1, x1), max(py0, y0), min(py1, y1))
+class _CountryParts:
+    """Triangles of country ∩ sampling rectangle for the sites that still fail after
+    refine_after_attempts, one group per (country, rectangle). A site's draw uses only its own
+    group's triangles, so it does not depend on which other sites are pending and a site regenerates
+    alone. A group whose triangles do not cover its part (a degenerate clip) gets none: its sites'
+    rectangle shrinks to the part's bounding box instead."""
+
+    def __init__(self, rect: np.ndarray, rows: np.ndarray, geoms: list, iso_code: np.ndarray):
+        self.group = np.full(len(rect), -1, dtype=np.int64)
+        self.corners: list[np.ndarray] = []   # per group: [t, 3, 2]
+        self.cum_area: list[np.ndarray] = []  # per group: inclusive cumulative triangle areas
+        frame = pd.DataFrame(rect[rows], columns=["x0", "x1", "y0", "y1"]).assign(code=iso_code[rows])
+        for (x0, x1, y0, y1, code), group in frame.groupby(["x0", "x1", "y0", "y1", "code"], sort=True).groups.items():
+            members = rows[np.asarray(group)]
+            part = _polygonal(shapely.clip_by_rect(geoms[code], x0, y0, x1, y1))
+            if part is None:
+                continue  # the site can only touch the country's boundary; leave it to exhaust
+            triangles = _triangles(part)
+            if triangles is None:
+                px0, py0, px1, py1 = part.bounds
+                rect[members] = (max(px0, x0), min(px1, x1), max(py0, y0), min(py1, y1))
+                continue
+            self.group[members] = len(self.corners)
+            self.corners.append(triangles[0])
+            self.cum_area.append(np.cumsum(triangles[1]))
+
+    def covers(self, rows: np.ndarray) -> np.ndarray:
+        return self.group[rows] >= 0
+
+    def sample(self, rows: np.ndarray, u_tri: np.ndarray, u_pos: np.ndarray, rect: np.ndarray):
+        """A uniform point of each row's part: the triangle ∝ area by inverse CDF of u_tri; where u_tri
+        falls inside that triangle's CDF interval is a fresh uniform v; then the point is
+        A + √v·((1−w)(B−A) + w(C−A)) with w = u_pos. Clipped to the rectangle (so a rounding step past
+        its edge is not a rejection)."""
+        lon, lat = np.empty(len(rows)), np.empty(len(rows))
+        groups = self.group[rows]
+        for g in np.unique(groups):
+            sel = groups == g
+            cum, corners = self.cum_area[g], self.corners[g]
+            target = u_tri[sel] * cum[-1]
+            tri = np.minimum(np.searchsorted(cum, target, side="right"), len(cum) - 1)
+            low = np.where(tri > 0, cum[np.maximum(tri - 1, 0)], 0.0)
+            v = np.clip((target - low) / (cum[tri] - low), 0.0, 1.0)
+            a, b, c = corners[tri, 0], corners[tri, 1], corners[tri, 2]
+            s, w = np.sqrt(v)[:, None], u_pos[sel][:, None]
+            point = a + s * ((1.0 - w) * (b - a) + w * (c - a))
+            lon[sel], lat[sel] = point[:, 0], point[:, 1]
+        r = rect[rows]
+        return np.clip(lon, r[:, 0], r[:, 1]), np.clip(lat, r[:, 2], r[:, 3])
+
+
+def _polygonal(geom):
+    """The areal part of a clip result (valid), or None when it has no area."""
+    if geom.is_empty:
+        return None
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    polygons = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon") and g.area > 0]
+    if not polygons:
+        return None
+    return shapely.union_all(polygons) if len(polygons) > 1 else polygons[0]
+
+
+def _triangles(part):
+    """(corners[t, 3, 2], areas[t]) of a constrained Delaunay triangulation of the polygon(s), or None
+    when the triangles' total area differs from the part's by more than 1e-9 relative."""
+    triangles = shapely.get_parts(shapely.constrained_delaunay_triangles(part))
+    if len(triangles) == 0:
+        return None
+    corners = np.stack([shapely.get_coordinates(t)[:3] for t in triangles])
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    areas = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+    keep = areas > 0
+    if not keep.any() or abs(areas.sum() - part.area) > 1e-9 * part.area:
+        return None
+    return corners[keep], areas[keep]
 
 
 def _raise_if_no_overlap(sites, rect):
@@ -299,7 +402,7 @@ class _MixtureSampler:
     axis frac = clip01(0.5 + 0.5·sign(c)·|c|^e·m) with c = 2u − 1."""
 
     def __init__(self, policy: dict, rect: np.ndarray):
-        names = _COMPONENTS["mixture_v2"]
+        names = ("core", "secondary", "sparse_tail")
         comps = policy["components"]
         self.rect, self.blend = rect, policy["selection_blend"]
         self.thresholds = np.cumsum(_normalised_weights(comps, names))[:-1]
@@ -320,8 +423,9 @@ class _MixtureSampler:
 class _AnchoredSampler:
     """population_anchored: with the policy weights pick anchor / uniform / sparse_tail (independently
     of position). anchor and sparse_tail choose a place of the tile ∝ population and offset it by a
-    bounded radius (km) at a uniform angle; uniform is uniform in the rectangle. Tiles without places
-    always use the uniform rectangle (component fallback_uniform)."""
+    bounded radius (km) at a uniform angle, the radius scaled by the density factor (module
+    docstring); uniform is uniform in the rectangle. Tiles without places always use the uniform
+    rectangle (component fallback_uniform)."""
 
     ANCHOR, UNIFORM, SPARSE, FALLBACK = 0, 1, 2, 3
 
@@ -331,6 +435,9 @@ class _AnchoredSampler:
         self.thresholds = np.cumsum(_normalised_weights(comps, ("anchor", "uniform", "sparse_tail")))[:-1]
         self.radius = {self.ANCHOR: comps["anchor"], self.SPARSE: comps["sparse_tail"]}
         self.places = _PlaceIndex(sites, places)
+        self.density = policy["local_density"]
+        adaptive = self.density["radius_exponent"] > 0 or self.density["min_expected_sites"] > 0
+        self.tile_sites = _tile_site_counts(sites) if adaptive else None
 
     def __call__(self, rows, u):
         u_lon, u_lat, u_select, u_place = u[:, 0], u[:, 1], u[:, 2], u[:, 3]
@@ -340,13 +447,32 @@ class _AnchoredSampler:
         for code, params in self.radius.items():
             sel = comp == code
             if sel.any():
-                place = self.places.choose(rows[sel], u_place[sel])
-                r_km = _bounded_radius_km(u_lon[sel], params)
+                k = None if self.tile_sites is None else self.tile_sites[rows[sel]]
+                place, share = self.places.choose(rows[sel], u_place[sel], k, self.density["min_expected_sites"])
+                r_km = _bounded_radius_km(u_lon[sel], params) * self._radius_factor(k, share)
                 angle = 2.0 * math.pi * u_lat[sel]
                 lat[sel] = self.places.lat[place] + r_km * np.cos(angle) / KM_PER_DEGREE
                 cos_lat = np.maximum(np.cos(np.radians(self.places.lat[place])), 1e-6)
                 lon[sel] = self.places.lon[place] + r_km * np.sin(angle) / (KM_PER_DEGREE * cos_lat)
         return lon, lat, comp
+
+    def _radius_factor(self, k, share):
+        """clip((m / reference_sites)^radius_exponent, min_factor, max_factor), m = k·share the
+        expected sites at the chosen place; 1 when the exponent is 0."""
+        d = self.density
+        if d["radius_exponent"] == 0:
+            return 1.0
+        return np.clip((k * share / d["reference_sites"]) ** d["radius_exponent"], d["min_factor"], d["max_factor"])
+
+
+def _tile_site_counts(sites: pd.DataFrame) -> np.ndarray:
+    """Sites per (country, tile): the column `tile_sites` when given, else counted in `sites`."""
+    if "tile_sites" in sites.columns:
+        counts = sites["tile_sites"].to_numpy(dtype=np.float64)
+        if not (np.isfinite(counts).all() and (counts >= 1).all()):
+            raise JitterInputError("sites.tile_sites must be finite and >= 1")
+        return counts
+    return sites.groupby(["country_iso", "tile_id"], sort=False)["tile_id"].transform("size").to_numpy(np.float64)
 
 
 def _bounded_radius_km(u: np.ndarray, params: dict) -> np.ndarray:
@@ -373,14 +499,21 @@ class _PlaceIndex:
         places = places[places["pop"] > 0]
         by_country = "country_iso" in places.columns
         place_key, site_key = self._keys(places, sites, by_country)
-        order = np.argsort(place_key, kind="stable")
-        place_key = place_key[order]
+        pop = places["pop"].to_numpy(dtype=np.float64)
+        order = np.lexsort((-pop, place_key))  # by tile, largest place first (stable)
+        place_key, pop = place_key[order], pop[order]
         self.lon = places["lon"].to_numpy(dtype=np.float64)[order]
         self.lat = places["lat"].to_numpy(dtype=np.float64)[order]
-        self.cum_pop = np.cumsum(places["pop"].to_numpy(dtype=np.float64)[order])
+        self.cum_pop = np.cumsum(pop)
         self.first = np.searchsorted(place_key, site_key, side="left")
         self.stop = np.searchsorted(place_key, site_key, side="right")
         self.has_places = self.stop > self.first
+        # rank[j] = (index of j's tile group) + (1 − pop_j / pop_tile): ascending, so the places of a
+        # tile with a share ≥ x are those with rank ≤ group + 1 − x
+        group = np.concatenate([[0], np.cumsum(place_key[1:] != place_key[:-1])]) if len(pop) else np.empty(0, int)
+        group_pop = np.bincount(group, weights=pop) if len(pop) else np.empty(0)
+        self.rank = group + (1.0 - pop / group_pop[group]) if len(pop) else np.empty(0)
+        self.group = group
 
     @staticmethod
     def _keys(places, sites, by_country):
@@ -392,10 +525,17 @@ class _PlaceIndex:
         n_codes = int(codes.max()) + 1
         return tile_p * n_codes + codes[: len(places)], tile_s * n_codes + codes[len(places):]
 
-    def choose(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Index of a place of each row's tile, chosen with probability ∝ population."""
+    def choose(self, rows: np.ndarray, u: np.ndarray, k=None, min_expected_sites: float = 0.0):
+        """(index, share) of a place of each row's tile, chosen with probability ∝ population among
+        the eligible places (expected sites k·pop/pop_tile ≥ min_expected_sites, the largest always);
+        share = the place's population over the eligible population."""
         first, stop = self.first[rows], self.stop[rows]
+        if k is not None and min_expected_sites > 0:
+            limit = self.group[first] + (1.0 - min_expected_sites / k)
+            stop = np.clip(np.searchsorted(self.rank, limit, side="right"), first + 1, stop)
         before = np.where(first > 0, self.cum_pop[np.maximum(first - 1, 0)], 0.0)
-        target = before + u * (self.cum_pop[stop - 1] - before)
-        found = np.searchsorted(self.cum_pop, target, side="right")
-        return np.clip(found, first, stop - 1)
+        eligible = self.cum_pop[stop - 1] - before
+        target = before + u * eligible
+        found = np.clip(np.searchsorted(self.cum_pop, target, side="right"), first, stop - 1)
+        own = self.cum_pop[found] - np.where(found > 0, self.cum_pop[np.maximum(found - 1, 0)], 0.0)
+        return found, own / eligible

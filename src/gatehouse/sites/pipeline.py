@@ -162,6 +162,8 @@ def site_jitter(sites: pd.DataFrame, countries_table: pd.DataFrame, places: pd.D
     """S5 sites joined to their tile rectangle -> accepted point, deltas from the centroid, attempts."""
     sites = (sites.rename(columns={"legal_country_iso": "country_iso"})
              .sort_values(["merchant_id", "country_iso", "site_order"], kind="stable").reset_index(drop=True))
+    # Sites per tile in this seed's S5 plan: passed explicitly so that any site regenerates alone.
+    sites["tile_sites"] = sites.groupby(["country_iso", "tile_id"])["site_order"].transform("size")
     settings = policies.jitter_settings(jitter_policy)
     anchors = _anchor_places(places, res_deg) if settings["mode"] == "population_anchored" else None
     try:
@@ -169,7 +171,7 @@ def site_jitter(sites: pd.DataFrame, countries_table: pd.DataFrame, places: pd.D
                                      fingerprint)
     except jitter.JitterExhaustedError as exc:
         raise PlacementError(f"E613_RESAMPLE_EXHAUSTED: {exc}") from exc
-    blocks = _blocks_per_attempt(settings["mode"])
+    blocks = jitter.BLOCKS_PER_ATTEMPT[settings["mode"]]
     return pd.DataFrame({
         "merchant_id": placed["merchant_id"],
         "legal_country_iso": placed["country_iso"],
@@ -186,11 +188,6 @@ def site_jitter(sites: pd.DataFrame, countries_table: pd.DataFrame, places: pd.D
         "rng_blocks": placed["attempts"].astype("int64") * blocks,
         "rng_draws": placed["attempts"].astype("int64") * 2 * blocks,
     })
-
-
-def _blocks_per_attempt(mode: str) -> int:
-    # Fixed per mode by jitter.py's block budget (its module docstring): two blocks for the anchored mode.
-    return {"uniform_v1": 1, "mixture_v2": 1, "population_anchored": 2}[mode]
 
 
 def _anchor_places(places: pd.DataFrame, res_deg: float) -> pd.DataFrame:

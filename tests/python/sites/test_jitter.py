@@ -12,8 +12,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from gatehouse.sites import rng
-from gatehouse.sites.jitter import (KM_PER_DEGREE, JitterExhaustedError, JitterInputError, JitterPolicyError,
-                                    jitter_sites, validate_policy)
+from gatehouse.sites.jitter import (BLOCKS_PER_ATTEMPT, KM_PER_DEGREE, JitterExhaustedError, JitterInputError,
+                                    JitterPolicyError, jitter_sites, validate_policy)
 
 MF = "ef" * 32
 TRIANGLE = Polygon([(0, 0), (4, 0), (0, 1)])  # covers half of the 4 unit tiles' union, unevenly
@@ -77,7 +77,66 @@ def test_coastal_sliver_succeeds_after_the_rectangle_shrinks():
         jitter_sites(sites, {"AA": country}, None, {"mode": "uniform_v1", "refine_after_attempts": 0}, 42, MF)
     out = jitter_sites(sites, {"AA": country}, None, {"mode": "uniform_v1"}, 42, MF)
     assert inside_everything(out, country) and (out["lon_deg"] >= 0.97).all()
-    assert out["attempts"].max() == 9  # refined at attempt 9, then the strip is the whole rectangle
+    assert out["attempts"].max() == 9  # refined at attempt 9: uniform inside the strip, accepted at once
+    assert (out.loc[out["attempts"] == 9, "component"] == "refined_uniform").all()
+    assert (out.loc[out["attempts"] < 9, "component"] == "uniform").all()
+
+
+def barycentric(triangle: Polygon, x: float, y: float) -> list[float]:
+    (ax, ay), (bx, by), (cx, cy) = list(triangle.exterior.coords)[:3]
+    det = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
+    l1 = ((by - cy) * (x - cx) + (cx - bx) * (y - cy)) / det
+    l2 = ((cy - ay) * (x - cx) + (ax - cx) * (y - cy)) / det
+    return [l1, l2, 1.0 - l1 - l2]
+
+
+def test_thin_diagonal_sliver_is_sampled_inside_the_polygon_not_its_box():
+    # a needle from (0,0) to (1,1) with base 0.02 at x = 1: it spans the whole unit tile, so its
+    # bounding box is the tile and a box proposal hits it 1% of the time (64 attempts fail ~53%)
+    needle = Polygon([(0, 0), (1, 1), (1, 0.98)])
+    sites = tile_sites(400, tiles_x=1)
+    with pytest.raises(JitterExhaustedError, match="64 attempt"):
+        jitter_sites(sites, {"AA": needle}, None, {"mode": "uniform_v1", "refine_after_attempts": 0}, 42, MF)
+    out = jitter_sites(sites, {"AA": needle}, None, {"mode": "uniform_v1"}, 42, MF)
+    assert inside_everything(out, needle)
+    assert out["attempts"].max() == 9 and (out["attempts"] == 9).mean() > 0.9  # 0.99^8 ≈ 92% get refined
+    # known answer: one triangle, so attempt 9 is A + √u_lon·((1 − u_lat)(B − A) + u_lat(C − A)) for
+    # some labelling of its corners: the barycentric coordinates are {1 − s, s(1 − w), s·w}
+    for _, site in out[out["attempts"] == 9].head(25).iterrows():
+        u = site_uniforms("1B.S6.JITTER_V1", site, 9)[8]
+        s_, w = math.sqrt(u[0]), u[1]
+        expected = sorted([1 - s_, s_ * (1 - w), s_ * w])
+        assert sorted(barycentric(needle, site["lon_deg"], site["lat_deg"])) == pytest.approx(expected, abs=1e-9)
+    # uniform over the needle: P(x ≤ t) = t² for a triangle with apex at x = 0
+    refined = out[out["attempts"] == 9]
+    assert (refined["lon_deg"] <= 0.5).mean() == pytest.approx(0.25, abs=0.06)
+
+
+@pytest.mark.parametrize("mode", ["uniform_v1", "mixture_v2", "population_anchored"])
+def test_atoll_ring_needs_at_most_refine_plus_one_attempts(mode):
+    # a lagoon ring (5% of its bounding box): the old bounding-box refinement still failed 95% of the
+    # time; the triangulated ring (a polygon with a hole, several triangles) is hit at once
+    ring = box(0.1, 0.1, 0.9, 0.9).difference(box(0.11, 0.11, 0.89, 0.89))
+    places = pd.DataFrame({"tile_id": [0], "lon": [0.5], "lat": [0.5], "pop": [100.0]})  # in the lagoon
+    sites = tile_sites(2000, tiles_x=1)
+    out = jitter_sites(sites, {"AA": ring}, places, {"mode": mode}, 42, MF)
+    assert inside_everything(out, ring)
+    assert out["attempts"].max() == 9
+    refined = out[out["component"] == "refined_uniform"]
+    assert (out.loc[out["attempts"] == 9, "component"] == "refined_uniform").all() and len(refined) > 1000
+    # uniform over the ring: each side strip holds about a quarter of the refined points
+    west = (refined["lon_deg"] <= 0.11).mean()
+    south = (refined["lat_deg"] <= 0.11).mean()
+    assert west == pytest.approx(0.25, abs=0.04) and south == pytest.approx(0.25, abs=0.04)
+    again = jitter_sites(sites, {"AA": ring}, places, {"mode": mode}, 42, MF)
+    pd.testing.assert_frame_equal(out, again)
+    alone = jitter_sites(sites.iloc[[int(refined.index[0])]], {"AA": ring}, places, {"mode": mode}, 42, MF)
+    assert alone[["lon_deg", "lat_deg", "attempts"]].iloc[0].tolist() == \
+        out[["lon_deg", "lat_deg", "attempts"]].loc[refined.index[0]].tolist()
+
+
+def test_blocks_per_attempt_is_the_mode_budget():
+    assert BLOCKS_PER_ATTEMPT == {"uniform_v1": 1, "mixture_v2": 1, "population_anchored": 2}
 
 
 def test_impossible_site_raises_named_error():
@@ -189,6 +248,56 @@ def test_population_anchored_falls_back_to_uniform_without_places():
     assert (site["lon_deg"], site["lat_deg"]) == (1.0 + u[0, 0], u[0, 1])
 
 
+def anchored(anchor: dict, **density) -> dict:
+    return {"mode": "population_anchored",
+            "components": {"anchor": {"weight": 1.0, **anchor}, "uniform": {"weight": 0.0},
+                           "sparse_tail": {"weight": 0.0}},
+            "local_density": density}
+
+
+def km_from(out: pd.DataFrame, lon: float, lat: float) -> np.ndarray:
+    return np.hypot((out["lat_deg"] - lat) * KM_PER_DEGREE,
+                    (out["lon_deg"] - lon) * KM_PER_DEGREE * np.cos(np.radians(lat))).to_numpy()
+
+
+@pytest.mark.parametrize("n_sites, at_small", [(10, 0.0), (200, 0.10)])
+def test_places_expecting_too_few_sites_get_none(n_sites, at_small):
+    # the tile's places hold 900 and 100 people: with 10 sites the small one expects 1 < 2 and gets
+    # none; with 200 it expects 20 and gets its 10%
+    tile = 0.1
+    places = pd.DataFrame({"tile_id": [0, 0], "lon": [0.02, 0.08], "lat": [0.02, 0.08], "pop": [900.0, 100.0]})
+    policy = anchored({"radius_law": "gaussian", "scale_km": 0.3, "max_km": 0.9}, min_expected_sites=2.0)
+    out = jitter_sites(tile_sites(n_sites, tiles_x=1, size=tile), {"AA": box(0, 0, tile, tile)}, places, policy, 42, MF)
+    near_small = km_from(out, 0.08, 0.08) <= 0.9 + 1e-9
+    assert (near_small | (km_from(out, 0.02, 0.02) <= 0.9 + 1e-9)).all()
+    assert near_small.mean() == pytest.approx(at_small, abs=0.04)
+
+
+def test_radius_grows_with_the_sites_expected_at_the_place():
+    # one place, k = 100 sites: factor clip(sqrt(100 / 4), 1, 3) = 3, so the truncated Rayleigh radius has
+    # sigma 0.3·3 km and cap 0.9·3 km
+    tile = 0.2
+    places = pd.DataFrame({"tile_id": [0], "lon": [0.1], "lat": [0.1], "pop": [50.0]})
+    policy = anchored({"radius_law": "gaussian", "scale_km": 0.3, "max_km": 0.9}, radius_exponent=0.5,
+                      reference_sites=4.0, max_factor=3.0)
+    sites = tile_sites(3000, tiles_x=1, size=tile).assign(tile_sites=100)
+    out = jitter_sites(sites, {"AA": box(0, 0, tile, tile)}, places, policy, 42, MF)
+    dist = km_from(out, 0.1, 0.1)
+    s, c, r = 0.9, 2.7, 0.9
+    assert dist.max() <= c + 1e-9 and dist.max() > 0.9 * c
+    cdf_at_r = (1 - math.exp(-r**2 / (2 * s**2))) / (1 - math.exp(-c**2 / (2 * s**2)))
+    assert (dist <= r).mean() == pytest.approx(cdf_at_r, abs=0.03)
+    # without the column the count comes from the frame (3000 sites: factor capped at 3 as well)
+    counted = jitter_sites(sites.drop(columns="tile_sites"), {"AA": box(0, 0, tile, tile)}, places, policy, 42, MF)
+    pd.testing.assert_frame_equal(counted, out.drop(columns="tile_sites"))
+    # a site regenerates alone when its tile's count is given
+    alone = jitter_sites(sites.iloc[[7]], {"AA": box(0, 0, tile, tile)}, places, policy, 42, MF)
+    assert alone[["lon_deg", "lat_deg"]].iloc[0].tolist() == out[["lon_deg", "lat_deg"]].iloc[7].tolist()
+    # a lone site (k = 1, factor clipped up to 1) keeps the base radius
+    one = jitter_sites(sites.assign(tile_sites=1), {"AA": box(0, 0, tile, tile)}, places, policy, 42, MF)
+    assert km_from(one, 0.1, 0.1).max() <= 0.9 + 1e-9
+
+
 def test_policy_validation_errors_are_clear():
     with pytest.raises(JitterPolicyError, match="unknown jitter mode"):
         validate_policy({"mode": "gaussian_v9"})
@@ -205,6 +314,12 @@ def test_policy_validation_errors_are_clear():
         validate_policy({"mode": "population_anchored", "components": {"anchor": {"radius_law": "cauchy"}}})
     with pytest.raises(JitterPolicyError, match="max_attempts"):
         validate_policy({"mode": "uniform_v1", "max_attempts": 0})
+    with pytest.raises(JitterPolicyError, match="local_density.radius_exponent"):
+        validate_policy({"mode": "population_anchored", "local_density": {"radius_exponent": -0.5}})
+    with pytest.raises(JitterPolicyError, match="local_density.max_factor"):
+        validate_policy({"mode": "population_anchored", "local_density": {"min_factor": 2.0, "max_factor": 1.0}})
+    with pytest.raises(JitterPolicyError, match="unknown key policy.local_density"):
+        validate_policy({"mode": "mixture_v2", "local_density": {"radius_exponent": 0.5}})
     assert validate_policy({"mode": "mixture_v2"})["components"]["core"]["exponent"] == 1.6
 
 

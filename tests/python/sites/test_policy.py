@@ -24,12 +24,12 @@ def test_shipped_policies_load_with_versions():
     ("tiles", "resolution_arcsec: 360", "resolution_arcsec: 7", "resolution_arcsec: grid resolution"),
     ("tiles", "countries: []", "countries: [de]", "countries: expected a list of upper-case ISO2"),
     ("tiles", "resolution_arcsec: 360", "resolution_arcsec: 30", "list the `countries` to tile"),
-    ("tile_weights", "population: 0.70", "population: 0.60", "mix' must sum to 1"),
-    ("tile_weights", "dp: 8", "dp: 9", r"dp: must be in \[0, 8\]"),
+    ("tile_weights", "population: 1.0", "population: 0.9", "mix' must sum to 1"),
+    ("tile_weights", "dp: 2", "dp: 9", r"dp: must be in \[0, 8\]"),
     ("requirements", "denylist: []", "denylist: MC", "denylist: expected a list"),
     ("alloc_plan", "mode: weighted_sample_v2", "mode: greedy", "mode: expected one of"),
-    ("jitter", "max_attempts: 1000", "max_attempts: 0", "max_attempts must be an integer"),
-    ("jitter", 'policy_version: "jitter.v1"', "policy_version: ''", "policy_version: required"),
+    ("jitter", "max_attempts: 64", "max_attempts: 0", "max_attempts must be an integer"),
+    ("jitter", 'policy_version: "jitter.v2"', "policy_version: ''", "policy_version: required"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, name, old, new, pattern):
     shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
