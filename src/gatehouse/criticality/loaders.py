@@ -138,6 +138,14 @@ def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) 
         _fail(path, f"column gain: condition (model_role={empty[0][0]}, g={empty[0][1]}) has no events")
 
 
+def validate_summaries_file(summaries: Path) -> None:
+    con = duckdb.connect()
+    try:
+        validate_summaries(Path(summaries), con)
+    finally:
+        con.close()
+
+
 def validate_spike_inputs(events: Path, summaries: Path) -> None:
     con = duckdb.connect()
     try:
