@@ -5,14 +5,8 @@
 with
 {% if metrics_path %}
 external_metrics as (
-    select * from (
-        select null::varchar as model_role, null::varchar as spike_def_id, null::double as target_rate,
-            null::double as gain, null::double as g, null::double as b_tot
-        where false
-    )
-    union all by name
-    select columns(c -> c in ('model_role', 'spike_def_id', 'target_rate', 'gain', 'g', 'b_tot'))
-    from read_parquet({{ sql_string(metrics_path) }})
+    {{ typed_parquet(metrics_path, {'model_role': 'varchar', 'spike_def_id': 'varchar', 'target_rate': 'double',
+                                    'gain': 'double', 'g': 'double', 'b_tot': 'double'}) }}
 ),
 
 branching_metrics as (

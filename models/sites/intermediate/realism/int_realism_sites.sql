@@ -6,14 +6,8 @@
 with
 {% if external_path %}
 external_sites as (
-    select * from (
-        select null::ubigint as seed, null::bigint as merchant_id, null::varchar as legal_country_iso,
-            null::integer as site_order, null::double as lon_deg, null::double as lat_deg
-        where false
-    )
-    union all by name
-    select columns(c -> c in ('seed', 'merchant_id', 'legal_country_iso', 'site_order', 'lon_deg', 'lat_deg'))
-    from read_parquet({{ sql_string(external_path) }})
+    {{ typed_parquet(external_path, {'seed': 'ubigint', 'merchant_id': 'bigint', 'legal_country_iso': 'varchar',
+                                     'site_order': 'integer', 'lon_deg': 'double', 'lat_deg': 'double'}) }}
 ),
 
 sites as (
