@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gatehouse.criticality.branching import BranchingCounts, sequence_counts
@@ -67,10 +66,10 @@ def prepare_summaries(summaries: pd.DataFrame, edge: float) -> pd.DataFrame:
     return frame.rename(columns={"floor": "value_floor"})
 
 
-def rate_targets(summaries: pd.DataFrame, target_rates, gain_baseline: float) -> dict:
-    """{(model_role, spike_def_id, target_rate): r*_l as an array over layers 0..L-1}."""
+def rate_targets(ranges: pd.DataFrame, target_rates, gain_baseline: float) -> dict:
+    """{(model_role, spike_def_id, target_rate): r*_l as an array over layers 0..L-1}, from prepared summaries."""
     targets = {}
-    baseline = summaries[summaries.gain == gain_baseline]
+    baseline = ranges[ranges.gain == gain_baseline]
     for (role, spike_def_id), rows in baseline.groupby(["model_role", "spike_def_id"], sort=True):
         rows = rows.sort_values("layer")
         r_base = rows.n_above_tau0.to_numpy(np.float64) / rows.n_values.to_numpy(np.float64)
@@ -81,12 +80,10 @@ def rate_targets(summaries: pd.DataFrame, target_rates, gain_baseline: float) ->
 
 
 def read_events(path: Path, model_role: str) -> dict[str, np.ndarray]:
-    """The columns of one model role's events as numpy arrays (model_role read as a dictionary)."""
-    table = pq.read_table(path, columns=["model_role", "gain", "seq_id", "token", "layer", "z"],
-                          read_dictionary=["model_role"])
-    table = table.filter(pc.equal(table["model_role"].cast("string"), model_role))
-    columns = {"gain": np.float64, "seq_id": np.int64, "token": np.int64, "layer": np.int64, "z": np.float32}
-    return {name: table[name].to_numpy().astype(kind, copy=False) for name, kind in columns.items()}
+    """One model role's events as numpy arrays in their stored types (the role filter is pushed down)."""
+    table = pq.read_table(path, columns=["gain", "seq_id", "token", "layer", "z"],
+                          filters=[("model_role", "==", model_role)])
+    return {name: table[name].to_numpy() for name in table.column_names}
 
 
 def _condition_events(events: dict[str, np.ndarray], gain: float) -> dict[str, np.ndarray]:
