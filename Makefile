@@ -24,8 +24,9 @@ test: install
 	$(BIN)/pytest -n 2
 	GATEHOUSE_DB=target/ci.duckdb $(BIN)/dbt build --target ci
 
-bench: install
-	$(BIN)/python -m bench.run_all
+bench: install  # results and their commands go into BENCHMARKS.md
+	$(BIN)/python -m bench.criticality_bench --events 1e6 1e7 1e8 --repeat 2 --markdown BENCHMARKS.md
+	$(BIN)/python -m bench.sites_bench --sites 1e5 1e6 1e7 --certify
 
 clean:
 	rm -rf target logs data/*.duckdb
