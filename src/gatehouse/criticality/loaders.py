@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,11 @@ METRICS_COLUMNS = {"spike_def_id": "VARCHAR", "target_rate": "DOUBLE", "gain": "
 
 class InputError(ValueError):
     """Bad input: the message names the file, the column and the problem."""
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A scratch connection under the same memory limit as the build (profiles.yml), not DuckDB's 80 % of RAM."""
+    return duckdb.connect(config={"memory_limit": os.environ.get("GATEHOUSE_MEMORY_LIMIT", "16GB")})
 
 
 def _fail(path: Path, problem: str) -> None:
@@ -139,7 +145,7 @@ def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) 
 
 
 def validate_summaries_file(summaries: Path) -> None:
-    con = duckdb.connect()
+    con = _connect()
     try:
         validate_summaries(Path(summaries), con)
     finally:
@@ -147,7 +153,7 @@ def validate_summaries_file(summaries: Path) -> None:
 
 
 def validate_spike_inputs(events: Path, summaries: Path) -> None:
-    con = duckdb.connect()
+    con = _connect()
     try:
         validate_events(Path(events), con, validate_summaries(Path(summaries), con))
     finally:
@@ -188,7 +194,7 @@ def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
 
 def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
     constants = canon()
-    con = duckdb.connect()
+    con = _connect()
     try:
         _read_parquet(con, path, CONDITION_COLUMNS) if path.suffix == ".parquet" else _read_csv(con, path)
         _check_known(con, path, "spike_def_id", constants["spike_defs"], "unknown spike_def_id")
@@ -217,7 +223,7 @@ def validate_metrics(path: Path) -> None:
     """A metrics.parquet select-gstar can read: spike_def_id, target_rate, gain (or `g`), b_tot, and an
     optional model_role, covering gains of the grid with finite b_tot. Other columns are ignored."""
     path = Path(path)
-    con = duckdb.connect()
+    con = _connect()
     try:
         present = con.read_parquet(str(path)).columns if path.is_file() else []
         columns = {name: kind for name, kind in METRICS_COLUMNS.items()}
