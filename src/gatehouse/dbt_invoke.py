@@ -1,9 +1,16 @@
-"""Invoke dbt for a run: its own DuckDB file, target path and vars, in a subprocess."""
+"""Invoke dbt for a run: its own DuckDB file, target path and vars, in a subprocess.
+
+Run inputs can also go in as GATEHOUSE_<NAME> environment variables (macro input_var): then the
+--vars of successive runs are equal and dbt's partial parse, kept in PARSE_CACHE between runs,
+spares the full parse of the project (dbt re-parses the files whose env vars changed).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +18,17 @@ from pathlib import Path
 from gatehouse.project import PROJECT_DIR
 from gatehouse.runs import RunError
 
+PARSE_CACHE = PROJECT_DIR / "target" / "gatehouse-cli"
+
 
 def dbt_build(select: list[str], variables: dict, database: Path, target_path: Path,
-              exclude: list[str] | None = None) -> dict:
-    """Run dbt build; return a summary of run_results.json. Raise RunError naming failed nodes."""
-    return _invoke("build", select, variables, database, target_path, exclude)
+              exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
+    """Run dbt build; return a summary of run_results.json. Raise RunError naming failed nodes.
+
+    With `inputs` (GATEHOUSE_<NAME> environment variables, lists comma-separated), dbt runs in the
+    database's directory with a relative database path and reuses the cached partial parse.
+    """
+    return _invoke("build", select, variables, database, target_path, exclude, inputs=inputs)
 
 
 def dbt_run_then_test(select: list[str], variables: dict, database: Path, target_path: Path,
@@ -33,7 +46,8 @@ def dbt_run_then_test(select: list[str], variables: dict, database: Path, target
 
 
 def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,
-            exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = ()) -> dict:
+            exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = (),
+            inputs: dict | None = None) -> dict:
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), subcommand, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
                "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
@@ -43,7 +57,18 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     command += list(extra)
     environment = {**os.environ, "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
-    completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+    if inputs is None:
+        completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+    else:  # the profile (database path) and vars must not change from run to run to keep the parse
+        environment.update({"GATEHOUSE_DB": database.name, **{
+            f"GATEHOUSE_{name.upper()}": ",".join(value) if isinstance(value, list) else str(value)
+            for name, value in inputs.items()}})
+        cached_parse = PARSE_CACHE / f"partial_parse-{_digest(variables)}.msgpack"
+        if cached_parse.is_file():
+            target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached_parse, target_path / "partial_parse.msgpack")
+        completed = subprocess.run(command, cwd=database.parent, env=environment, capture_output=True, text=True)
+        _keep_parse(target_path / "partial_parse.msgpack", cached_parse)
     results_path = target_path / "run_results.json"
     if not results_path.exists():
         raise RunError(f"dbt build did not run:\n{completed.stdout[-4000:]}{completed.stderr[-4000:]}")
@@ -56,6 +81,23 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
         raise RunError("dbt build failed:\n" + "\n".join(
             f"- {node['name']} [{node['status']}]: {_essential(node['message'])}" for node in failed))
     return summary
+
+
+def _digest(variables: dict) -> str:
+    return hashlib.sha256(json.dumps(variables, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _keep_parse(parsed: Path, cached: Path) -> None:
+    """Save dbt's partial parse for the next run with the same vars (best effort, atomic)."""
+    if not parsed.is_file():
+        return
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        scratch = cached.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(parsed, scratch)
+        os.replace(scratch, cached)
+    except OSError:
+        pass
 
 
 def _essential(message: str | None) -> str:

@@ -1,7 +1,9 @@
-{#- Per condition and sequence: occupied sites and their forward neighbours in time (t+1) and
-    depth (l+1), plus the occupied sites that have such a neighbour inside the lattice. -#}
-with rasters as (
-    select * from {{ ref('int_rasters') }}
+{#- Per condition and sequence: occupied sites, their forward neighbours in time (t+1) and depth
+    (l+1), and the occupied sites that have such a neighbour inside the lattice. -#}
+with layer_counts as (
+    {#- the Python model stores its key strings as ENUM: compare them as varchar -#}
+    select * replace (cast(model_role as varchar) as model_role, cast(spike_def_id as varchar) as spike_def_id)
+    from {{ ref('int_raster_layer_counts') }}
 ),
 
 lattices as (
@@ -9,25 +11,18 @@ lattices as (
 )
 
 select
-    site.model_role,
-    site.spike_def_id,
-    site.target_rate,
-    site.gain,
-    site.seq_id,
-    count(*) as n_occupied,
-    count(next_token.token) as num_time,
-    count(next_layer.token) as num_depth,
-    count(*) filter (where site.token < lattices.seq_len - 1) as n_occupied_time_valid,
-    count(*) filter (where site.layer < lattices.n_layers - 1) as n_occupied_depth_valid,
-    sum(site.a) as n_spikes
-from rasters as site
+    model_role,
+    spike_def_id,
+    target_rate,
+    gain,
+    layer_counts.seq_id,
+    sum(layer_counts.n_occupied) as n_occupied,
+    sum(layer_counts.num_time) as num_time,
+    sum(layer_counts.num_depth) as num_depth,
+    sum(layer_counts.n_occupied_time_valid) as n_occupied_time_valid,
+    coalesce(sum(layer_counts.n_occupied) filter (where layer_counts.layer < lattices.n_layers - 1), 0)
+        as n_occupied_depth_valid,
+    sum(layer_counts.n_spikes) as n_spikes
+from layer_counts
 inner join lattices using (model_role, spike_def_id, target_rate, gain)
-left join rasters as next_token
-    on {{ same_condition_and_sequence('site', 'next_token') }}
-    and next_token.layer = site.layer
-    and next_token.token = site.token + 1
-left join rasters as next_layer
-    on {{ same_condition_and_sequence('site', 'next_layer') }}
-    and next_layer.layer = site.layer + 1
-    and next_layer.token = site.token
 group by all

@@ -1,7 +1,7 @@
 {#- The only input of the g* selection: condition keys and b_tot, nothing else (no task metrics).
     From this build's gain_grid_metrics, or from any metrics.parquet given as var gstar_metrics_path
     (a missing model_role column takes var gstar_model_role; `g` is accepted for `gain`). -#}
-{%- set metrics_path = var('gstar_metrics_path') -%}
+{%- set metrics_path = input_var('gstar_metrics_path') -%}
 with
 {% if metrics_path %}
 external_metrics as (
@@ -11,7 +11,7 @@ external_metrics as (
 
 branching_metrics as (
     select
-        coalesce(model_role, {{ sql_string(var('gstar_model_role', 'INSTRUCT')) }}) as model_role,
+        coalesce(model_role, {{ sql_string(input_var('gstar_model_role')) }}) as model_role,
         spike_def_id,
         target_rate,
         coalesce(gain, g) as gain,

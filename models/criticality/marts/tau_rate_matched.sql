@@ -13,8 +13,14 @@ settings as (
 ),
 
 spikes_per_layer as (
-    select model_role, spike_def_id, target_rate, gain, layer, sum(a) as n_spikes
-    from {{ ref('int_rasters') }}
+    select
+        cast(model_role as varchar) as model_role,
+        cast(spike_def_id as varchar) as spike_def_id,
+        target_rate,
+        gain,
+        layer,
+        sum(n_spikes) as n_spikes
+    from {{ ref('int_raster_layer_counts') }}
     group by all
 )
 

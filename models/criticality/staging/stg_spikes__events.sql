@@ -1,15 +1,26 @@
+{#- Exceedance events, typed. User events (var spike_source = events) are read in place from their
+    parquet file, which raw_spikes__summaries has checked first; try_cast turns a value of the wrong
+    type into a null that pass 1 (int_tail_histograms) reports by column. -#}
+{%- if input_var('spike_source') == 'events' %}
+-- depends_on: {{ ref('raw_spikes__summaries') }}
+with source as (
+    select * from read_parquet({{ sql_string(input_var('spike_events_path')) }})
+    where model_role in ({% for role in input_var('model_roles') %}{{ sql_string(role) }}{{ ', ' if not loop.last }}{% endfor %})
+)
+{%- else %}
 with source as (
     select * from {{ ref('raw_spikes__events') }}
 )
+{%- endif %}
 
 select
     -- ids
-    cast(model_role as varchar) as model_role,
-    cast(gain as double) as gain,
-    cast(seq_id as integer) as seq_id,
-    cast(token as integer) as token,
-    cast(layer as integer) as layer,
-    cast(unit as integer) as unit,
+    try_cast(model_role as varchar) as model_role,
+    try_cast(gain as double) as gain,
+    try_cast(seq_id as integer) as seq_id,
+    try_cast(token as integer) as token,
+    try_cast(layer as integer) as layer,
+    try_cast(unit as integer) as unit,
     -- numerics
-    cast(z as float) as z
+    try_cast(z as float) as z
 from source

@@ -75,3 +75,26 @@ def expected_permutation_null(rasters: np.ndarray) -> dict[str, float]:
     b_time = float((k * (k - 1)).sum() / tokens / denom)
     b_depth = float((k[:, :-1] * k[:, 1:]).sum() / tokens / denom)
     return {"b_time_perm": b_time, "b_depth_perm": b_depth, "b_tot_perm": b_time + b_depth}
+
+
+LAYER_COUNT_COLUMNS = ("n_occupied", "n_spikes", "num_time", "num_depth", "n_occupied_time_valid",
+                       "n_occupied_next_layer")
+
+
+def dense_layer_counts(spike_counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per (sequence, layer) counts of a raster A [N, L, T] (spikes per site), each [N, L]:
+    occupied sites k, spikes, time pairs, depth pairs with the layer above, occupied sites with
+    t < T-1, and k of the layer above (0 for the top layer). Summed over layers and sequences
+    they give `sequence_counts` and the permutation-null numerators."""
+    a = np.asarray(spike_counts)
+    x = a > 0
+    k = x.sum(axis=2)
+    top = np.zeros_like(k[:, :1])
+    return {
+        "n_occupied": k,
+        "n_spikes": a.sum(axis=2),
+        "num_time": (x[:, :, :-1] & x[:, :, 1:]).sum(axis=2),
+        "num_depth": np.concatenate([(x[:, :-1, :] & x[:, 1:, :]).sum(axis=2), top], axis=1),
+        "n_occupied_time_valid": x[:, :, :-1].sum(axis=2),
+        "n_occupied_next_layer": np.concatenate([k[:, 1:], top], axis=1),
+    }

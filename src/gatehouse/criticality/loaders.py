@@ -114,34 +114,76 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection) -> dict:
             for role, n_layers, t_lo, _, n_lo, _ in lattice}
 
 
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+FLOAT_TYPES = ("FLOAT", "DOUBLE")
+
+
+def _event_type_ok(kind: str, stored: str) -> bool:
+    if kind == "VARCHAR":
+        return stored == "VARCHAR"
+    if kind in ("FLOAT", "DOUBLE"):
+        return stored in FLOAT_TYPES or stored.startswith("DECIMAL") or stored in INTEGER_TYPES
+    return stored in INTEGER_TYPES
+
+
+def check_event_file(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) -> None:
+    """File-level checks of the events (columns, types, model roles), without reading every row.
+
+    The row checks (finite z, lattice bounds, gains, duplicates, empty conditions) are made by
+    pass 1 of the build (`event_scan`), which reads every event anyway.
+    """
+    if not path.is_file():
+        _fail(path, "file not found")
+    try:
+        stored = {name: kind for name, kind, *_ in con.execute(
+            f"describe select * from read_parquet('{_escape(path)}')").fetchall()}
+    except duckdb.Error as error:
+        _fail(path, f"not a readable parquet file ({error})")
+    missing = [name for name in EVENT_COLUMNS if name not in stored]
+    if missing:
+        _fail(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(EVENT_COLUMNS)}")
+    for name, kind in EVENT_COLUMNS.items():
+        if not _event_type_ok(kind, stored[name]):
+            _fail(path, f"column {name}: type {stored[name]}, expected {kind}")
+    unknown = [role for role in _event_roles(path, con) if role not in lattices]
+    if unknown:
+        _fail(path, f"column model_role: model_role(s) without summaries: {unknown[:5]} not in {list(lattices)}")
+
+
+def _event_roles(path: Path, con: duckdb.DuckDBPyConnection) -> list:
+    """Distinct model roles, from the row-group statistics when every row group has one role."""
+    statistics = con.execute(f"""select row_group_id, stats_min_value, stats_max_value, stats_null_count
+                                 from parquet_metadata('{_escape(path)}') where path_in_schema = 'model_role'""").fetchall()
+    if statistics and all(low is not None and low == high for _, low, high, _ in statistics):
+        if not any(nulls for *_, nulls in statistics):
+            return sorted({low for _, low, _, _ in statistics})
+    return [row[0] for row in con.execute(
+        f"select distinct model_role from read_parquet('{_escape(path)}') order by 1").fetchall()]
+
+
 def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) -> None:
-    """Checks the exceedance events against the summaries' lattice."""
-    constants = canon()
-    _read_parquet(con, path, EVENT_COLUMNS)
-    _check_known(con, path, "gain", constants["gain_grid"], "gain(s)")
-    _check_known(con, path, "model_role", tuple(lattices), "model_role(s) without summaries:")
-    if _scalar(con, "select count(*) from loaded where not isfinite(z)"):
-        _fail(path, f"column z: {_scalar(con, 'select count(*) from loaded where not isfinite(z)')} "
-                    "non-finite value(s) (NaN/inf)")
-    for role, lattice in lattices.items():
-        for column, upper in (("layer", lattice["n_layers"]), ("token", lattice["seq_len"]),
-                              ("seq_id", None)):
-            limit = f" or {column} >= {upper}" if upper is not None else ""
-            bad = _scalar(con, f"select count(*) from loaded where model_role = ? and ({column} < 0{limit})", role)
-            if bad:
-                _fail(path, f"column {column}: {bad} value(s) outside the lattice of model_role {role}")
-    duplicates = con.execute("""select model_role, gain, seq_id, token, layer, unit, count(*) from loaded
-                                group by all having count(*) > 1 order by all limit 1""").fetchall()
-    if duplicates:
-        _fail(path, f"columns model_role/gain/seq_id/token/layer/unit: duplicate event {duplicates[0][:6]} "
-                    f"appears {duplicates[0][6]} times")
-    empty = con.execute("""
-        with conditions as (select distinct model_role from loaded),
-        grid as (select model_role, unnest(?) as gain from conditions)
-        select * from grid except select distinct model_role, gain from loaded order by all limit 1""",
-                        [list(constants["gain_grid"])]).fetchall()
-    if empty:
-        _fail(path, f"column gain: condition (model_role={empty[0][0]}, g={empty[0][1]}) has no events")
+    """Every check of the events: the file-level ones, then the row checks of pass 1."""
+    from gatehouse.criticality import event_readers, event_scan
+
+    check_event_file(path, con, lattices)
+    typed = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in EVENT_COLUMNS.items())
+    events = event_readers.ParquetEvents(path, con.sql(f"select {typed} from read_parquet('{_escape(path)}')"))
+    try:
+        for role, lattice in lattices.items():
+            layout = event_scan.RoleLayout.for_checks(role, canon()["gain_grid"], lattice["n_layers"],
+                                                      lattice["seq_len"])
+            event_scan.validate_role(events, layout)
+    except event_readers.EventsError as error:
+        _fail(path, str(error))
+
+
+def validate_event_files(events: Path, summaries: Path) -> None:
+    """The checks made before the build reads the events in place: summaries, event columns and roles."""
+    con = _connect()
+    try:
+        check_event_file(Path(events), con, validate_summaries(Path(summaries), con))
+    finally:
+        con.close()
 
 
 def validate_summaries_file(summaries: Path) -> None:

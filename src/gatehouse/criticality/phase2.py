@@ -17,6 +17,7 @@ GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
 GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
 GSTAR_SELECT = ["+gstar", "canon_gain_grid"]
 METRICS_ORDER = "model_role, spike_def_id, target_rate, gain"
+NO_FILES = {f"spike_{name}_path": "" for name in ("events", "summaries", "rasters", "conditions")}
 
 
 def _condition_label(spike_def_id: str, target_rate: float) -> str:
@@ -24,7 +25,7 @@ def _condition_label(spike_def_id: str, target_rate: float) -> str:
 
 
 def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) -> tuple[dict, dict]:
-    """(config section, dbt vars) for the chosen spike source; files are identified by sha256."""
+    """(config section, dbt inputs) for the chosen spike source; files are identified by sha256."""
     if events or summaries:
         if not (events and summaries):
             raise RunError("--events and --summaries go together")
@@ -37,13 +38,14 @@ def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) 
         source = "rasters"
     else:
         return ({"spike_source": "synthetic", "preset": preset, "seed": seed},
-                {"spike_source": "synthetic", "spike_preset": preset, "spike_seed": seed})
+                {**NO_FILES, "spike_source": "synthetic", "spike_preset": preset, "spike_seed": seed})
     for name, path in files.items():
         if not path.is_file():
             raise RunError(f"{path}: file not found (--{name})")
     config = {"spike_source": source, "files": {name: {"name": path.name, "sha256": sha256_file(path)}
                                                 for name, path in files.items()}}
-    variables = {"spike_source": source, **{f"spike_{name}_path": str(path) for name, path in files.items()}}
+    variables = {**NO_FILES, "spike_source": source, "spike_preset": preset, "spike_seed": seed,
+                 **{f"spike_{name}_path": str(path) for name, path in files.items()}}
     return config, variables
 
 
@@ -69,8 +71,8 @@ def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summari
     config = {**_base_config(GRID_PHASE, model_role), "inputs": input_config}
     with new_run(runs_dir, "S02", config) as run:
         database = run.staging / "warehouse.duckdb"
-        summary = dbt_build(GRID_SELECT, {**variables, "model_roles": [model_role]}, database,
-                            run.staging / "dbt")
+        summary = dbt_build(GRID_SELECT, {}, database, run.staging / "dbt",
+                            inputs={**variables, "model_roles": [model_role]})
         _export(database, f"select * from gain_grid_metrics order by {METRICS_ORDER}",
                 run.results / "metrics.parquet")
         _export(database, f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",
@@ -122,9 +124,9 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
     config = {**_base_config(GSTAR_PHASE, model_role), "gstar_method": "btot_near_one", "source_metrics": source}
     with new_run(runs_dir, "S02B", config) as run:
         database = run.staging / "warehouse.duckdb"
-        variables = {"gstar_metrics_path": str(metrics_path), "gstar_model_role": model_role,
-                     "model_roles": [model_role]}
-        summary = dbt_build(GSTAR_SELECT, variables, database, run.staging / "dbt")
+        inputs = {"gstar_metrics_path": str(metrics_path), "gstar_model_role": model_role,
+                  "model_roles": [model_role]}
+        summary = dbt_build(GSTAR_SELECT, {}, database, run.staging / "dbt", inputs=inputs)
         document = _gstar_document(database, model_role, source)
         if not document["by_condition"]:
             raise RunError(f"{metrics_path}: no rows for model_role {model_role}")

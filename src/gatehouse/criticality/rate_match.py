@@ -88,7 +88,8 @@ def achieved_rate(values: np.ndarray, tau: float, total: int | None = None) -> f
 
 
 def tau_table(histograms, ranges, targets, bins: int):
-    """Thresholds for every (model_role, spike_def_id, target_rate, gain, layer).
+    """Thresholds for every (model_role, spike_def_id, target_rate, gain, layer): the search of
+    `select_tau_from_counts`, with the same arithmetic, for all layers and targets at once.
 
     histograms: model_role, spike_def_id, gain, layer, bin_index, n_values_in_bin (bins above the floor)
     ranges:     model_role, spike_def_id, gain, layer, v_min_r, v_max_r, n_values, value_floor
@@ -97,22 +98,28 @@ def tau_table(histograms, ranges, targets, bins: int):
     import pandas as pd
 
     keys = ["model_role", "spike_def_id", "gain", "layer"]
-    counts = {key: dict(zip(group.bin_index, group.n_values_in_bin))
-              for key, group in histograms.groupby(keys, sort=False)}
-    plan = ranges.merge(targets, on=["model_role", "spike_def_id", "layer"], how="inner")
-    rows = []
-    for row in plan.itertuples(index=False):
-        key = (row.model_role, row.spike_def_id, row.gain, row.layer)
-        try:
-            threshold = select_tau_from_counts(counts.get(key, {}), int(row.n_values), row.v_min_r, row.v_max_r,
-                                               row.r_star, bins, floor=row.value_floor)
-        except RateMatchError as error:
-            raise RateMatchError(f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, "
-                                 f"g={row.gain}, layer {row.layer}): {error}") from None
-        rows.append({"model_role": row.model_role, "spike_def_id": row.spike_def_id,
-                     "target_rate": row.target_rate, "gain": row.gain, "layer": row.layer,
-                     "r_star": row.r_star, "tau": threshold.tau, "bin_index": threshold.bin_index,
-                     "v_min_r": row.v_min_r, "v_max_r": row.v_max_r})
     columns = ["model_role", "spike_def_id", "target_rate", "gain", "layer", "r_star", "tau", "bin_index",
                "v_min_r", "v_max_r"]
-    return pd.DataFrame(rows, columns=columns).sort_values(columns[:5], ignore_index=True)
+    layers = ranges[keys + ["v_min_r", "v_max_r", "n_values", "value_floor"]].reset_index(drop=True)
+    counts = np.zeros((len(layers), bins), dtype=np.int64)
+    binned = histograms.merge(layers[keys].reset_index(), on=keys, how="inner")
+    np.add.at(counts, (binned["index"].to_numpy(), binned.bin_index.to_numpy()), binned.n_values_in_bin.to_numpy())
+    above = np.zeros_like(counts)  # values in bins > k
+    above[:, :-1] = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    plan = layers.reset_index().merge(targets, on=["model_role", "spike_def_id", "layer"], how="inner")
+    if plan.empty:
+        return pd.DataFrame({name: [] for name in columns})
+    total = plan.n_values.to_numpy(np.int64)[:, None]
+    tail = 1.0 - (total - above[plan["index"].to_numpy()]) / total
+    k = np.argmax(tail <= plan.r_star.to_numpy(np.float64)[:, None], axis=1)
+    v_min_r, v_max_r = plan.v_min_r.to_numpy(np.float64), plan.v_max_r.to_numpy(np.float64)
+    tau = v_min_r + (v_max_r - v_min_r) / bins * (k + 1)
+    below = np.flatnonzero(tau <= plan.value_floor.to_numpy(np.float64))
+    if below.size:
+        row = plan.iloc[below[0]]
+        raise RateMatchError(
+            f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, g={row.gain}, "
+            f"layer {row.layer}): target rate {row.r_star:g} needs tau={tau[below[0]]:.6g}, not above the stored "
+            f"floor {row.value_floor:.6g}: store events from a lower floor")
+    table = plan.assign(tau=tau, bin_index=k)[columns]
+    return table.sort_values(columns[:5], ignore_index=True)

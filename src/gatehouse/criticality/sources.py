@@ -35,29 +35,51 @@ def _roles(inputs: dict) -> tuple[str, ...]:
     return tuple(role for role in inputs["model_roles"].split(",") if role)
 
 
+def _empty_events() -> pd.DataFrame:
+    return _empty({name: "object" if sql_type == "VARCHAR" else "float64"
+                   for name, sql_type in loaders.EVENT_COLUMNS.items()})
+
+
 def spike_table(spike_inputs: dict, kind: str, session):
-    """kind = events | summaries: the synthetic frame, or the validated user parquet as a relation."""
+    """kind = events | summaries: the synthetic frame, or the validated user summaries as a relation.
+
+    User events are not copied: stg_spikes__events reads the parquet in place, after this model
+    (kind = summaries) has checked both files; the row checks follow in int_tail_histograms.
+    """
     inputs = _inputs(spike_inputs)
     source = inputs["spike_source"]
     if source == "synthetic":
         events, summaries = _synthetic(inputs["spike_preset"], int(inputs["spike_seed"]), _roles(inputs))
         return events if kind == "events" else summaries
     if source == "events":
-        events, summaries = Path(inputs["spike_events_path"]), Path(inputs["spike_summaries_path"])
-        if kind == "events":  # the events checks need the summaries' lattice; summaries alone are cheap
-            loaders.validate_spike_inputs(events, summaries)
-        else:
-            loaders.validate_summaries_file(summaries)
-        path = events if kind == "events" else summaries
-        columns = loaders.EVENT_COLUMNS if kind == "events" else loaders.SUMMARY_COLUMNS
-        casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in columns.items())
+        if kind == "events":
+            return _empty_events()
+        summaries = Path(inputs["spike_summaries_path"])
+        loaders.validate_event_files(Path(inputs["spike_events_path"]), summaries)
+        casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in loaders.SUMMARY_COLUMNS.items())
         roles = ", ".join("'" + role.replace("'", "''") + "'" for role in _roles(inputs))
-        return session.sql(f"select {casts} from read_parquet('{str(path).replace(chr(39), chr(39) * 2)}') where model_role in ({roles})")
+        return session.sql(f"select {casts} from read_parquet('{str(summaries).replace(chr(39), chr(39) * 2)}') "
+                           f"where model_role in ({roles})")
     if source == "rasters":
-        schema = {name: "object" if sql_type == "VARCHAR" else "float64"
-                  for name, sql_type in (loaders.EVENT_COLUMNS if kind == "events" else loaders.SUMMARY_COLUMNS).items()}
-        return _empty(schema)
+        if kind == "events":
+            return _empty_events()
+        return _empty({name: "object" if sql_type == "VARCHAR" else "float64"
+                       for name, sql_type in loaders.SUMMARY_COLUMNS.items()})
     raise ValueError(f"var spike_source={source!r}: expected synthetic, events or rasters")
+
+
+def user_events_path(spike_inputs: dict) -> Path | None:
+    """The user's events parquet when the build reads one (var spike_source = events)."""
+    inputs = _inputs(spike_inputs)
+    return Path(inputs["spike_events_path"]) if inputs["spike_source"] == "events" else None
+
+
+def events_label(spike_inputs: dict) -> str:
+    """How errors name the events: the user's file, or the synthetic preset."""
+    inputs = _inputs(spike_inputs)
+    if inputs["spike_source"] == "events":
+        return str(Path(inputs["spike_events_path"]))
+    return f"synthetic events (preset {inputs['spike_preset']}, seed {inputs['spike_seed']})"
 
 
 @lru_cache(maxsize=1)
