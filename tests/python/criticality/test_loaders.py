@@ -36,6 +36,11 @@ def test_valid_inputs_pass(tmp_path, small_inputs):
     (lambda e, s: (e[e.gain != 0.9], s), r"events.parquet: column gain: condition \(model_role=INSTRUCT, g=0.9\) has no events"),
     (lambda e, s: (e.assign(token=e.token + 16), s), r"events.parquet: column token: .* outside the lattice"),
     (lambda e, s: (e.drop(columns="unit"), s), r"events.parquet: missing column\(s\) unit"),
+    (lambda e, s: (e.assign(layer=e.layer.astype(str)), s), r"events.parquet: column layer: type VARCHAR, expected INTEGER"),
+    (lambda e, s: (e.assign(z=e.z.where(e.index != 3)), s), r"events.parquet: column z: null or mistyped value"),
+    (lambda e, s: (e.assign(model_role="OTHER"), s), r"events.parquet: column model_role: model_role\(s\) without summaries"),
+    (lambda e, s: (e.assign(layer=e.layer.astype("int64").where(e.index != 9, 2**40)), s),
+     r"events.parquet: column layer: value\(s\) do not fit int32"),
 ])
 def test_bad_inputs_are_named(tmp_path, small_inputs, mutation, message):
     events, summaries = mutation(small_inputs[0].copy(), small_inputs[1].copy())

@@ -82,6 +82,21 @@ def test_events_files_give_the_same_metrics_as_the_embedded_data(crossing_runs, 
     assert sha256_file(run_dir / "results" / "metrics.parquet") == sha256_file(grid_dir / "results" / "metrics.parquet")
 
 
+def test_events_in_any_order_give_the_same_metrics(crossing_runs, tmp_path):
+    """Shuffled rows take the fallbacks (grouped duplicate check, DuckDB sort before pass 2); a second
+    file after the first also checks that the kept dbt parse picks up the new input paths."""
+    _, grid_dir, _ = crossing_runs
+    events, summaries = synthetic.generate("crossing", 1337, ("INSTRUCT",))
+    events.sample(frac=1.0, random_state=1).to_parquet(tmp_path / "shuffled.parquet", row_group_size=50_000)
+    summaries.to_parquet(tmp_path / "summaries.parquet")
+    run_dir = phase2.gain_grid(tmp_path / "runs", "INSTRUCT", events=tmp_path / "shuffled.parquet",
+                               summaries=tmp_path / "summaries.parquet")
+    assert sha256_file(run_dir / "results" / "metrics.parquet") == sha256_file(grid_dir / "results" / "metrics.parquet")
+    con = duckdb.connect(str(run_dir / "warehouse.duckdb"), read_only=True)
+    view = con.execute("select sql from duckdb_views() where view_name = 'stg_spikes__events'").fetchone()[0]
+    assert "shuffled.parquet" in view
+
+
 def test_flat_preset_is_flagged_as_not_crossing(tmp_path):
     phase2.gain_grid(tmp_path, "BASE", preset="flat")
     document = read_json(phase2.select_gstar(tmp_path, "BASE") / "results" / "gstar.json")

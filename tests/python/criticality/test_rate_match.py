@@ -1,8 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from gatehouse.criticality.rate_match import (RateMatchError, achieved_rate, bin_index, rounded_edges,
-                                              select_tau, select_tau_from_counts)
+                                              select_tau, select_tau_from_counts, tau_table)
 
 
 def test_linspace_target_is_met_within_tolerance():
@@ -50,3 +51,35 @@ def test_degenerate_range_and_small_samples_fail():
 
 def test_edges_round_outwards_to_the_grid():
     assert rounded_edges(-0.0004, 0.0101) == (pytest.approx(-0.001), pytest.approx(0.011))
+
+
+def test_tau_table_repeats_the_scalar_search_for_every_layer_and_target():
+    rng = np.random.default_rng(11)
+    bins, keys = 256, ["model_role", "spike_def_id", "gain", "layer"]
+    ranges = pd.DataFrame([{"model_role": "INSTRUCT", "spike_def_id": spike_def, "gain": gain, "layer": layer,
+                            "v_min_r": 0.0, "v_max_r": 10.0, "n_values": 50_000, "value_floor": 1.0}
+                           for spike_def in ("A", "B") for gain in (0.9, 1.1) for layer in range(3)])
+    histograms = pd.concat([pd.DataFrame({**dict(zip(keys, row)), "bin_index": np.arange(30, bins),
+                                          "n_values_in_bin": rng.integers(0, 40, bins - 30)})
+                            for row in ranges[keys].itertuples(index=False)], ignore_index=True)
+    targets = pd.DataFrame([{"model_role": "INSTRUCT", "spike_def_id": spike_def, "target_rate": rate, "layer": layer,
+                             "r_star": rate * (1 + layer / 10)}
+                            for spike_def in ("A", "B") for rate in (0.01, 0.05) for layer in range(3)])
+    table = tau_table(histograms, ranges, targets, bins)
+    assert len(table) == 24
+    for row in table.itertuples():
+        group = histograms[(histograms.spike_def_id == row.spike_def_id) & (histograms.gain == row.gain)
+                           & (histograms.layer == row.layer)]
+        expected = select_tau_from_counts(dict(zip(group.bin_index, group.n_values_in_bin)), 50_000, 0.0, 10.0,
+                                          row.r_star, bins, floor=1.0)
+        assert (row.tau, row.bin_index) == (expected.tau, expected.bin_index)
+
+
+def test_tau_table_refuses_a_tau_below_the_floor():
+    ranges = pd.DataFrame([{"model_role": "R", "spike_def_id": "A", "gain": 1.0, "layer": 0, "v_min_r": 0.0,
+                            "v_max_r": 1.0, "n_values": 1000, "value_floor": 0.9}])
+    histograms = pd.DataFrame([{"model_role": "R", "spike_def_id": "A", "gain": 1.0, "layer": 0, "bin_index": 4095,
+                                "n_values_in_bin": 1}])
+    targets = pd.DataFrame([{"model_role": "R", "spike_def_id": "A", "target_rate": 0.5, "layer": 0, "r_star": 0.5}])
+    with pytest.raises(RateMatchError, match=r"rate matching \(R, A, target 0.5, g=1.0, layer 0\).*not above the stored floor"):
+        tau_table(histograms, ranges, targets, 4096)
