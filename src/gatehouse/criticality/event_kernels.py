@@ -43,13 +43,6 @@ def owner(g, seq, n_workers):
 
 
 @numba.njit(nogil=True, cache=True)
-def _note(issues, first_row, issue, row):
-    issues[issue] += 1
-    if first_row[issue] < 0:
-        first_row[issue] = row
-
-
-@numba.njit(nogil=True, cache=True)
 def _compare_keys(p_g, p_s, p_l, p_t, p_u, g, s, l, t, u):
     """-1, 0, 1 as (g, s, l, t, u) is before, equal to, after the previous key (lexicographic)."""
     if g != p_g:
@@ -67,7 +60,7 @@ def _compare_keys(p_g, p_s, p_l, p_t, p_u, g, s, l, t, u):
 
 @numba.njit(nogil=True, cache=True)
 def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n_layers, seq_len, transform, lo, hi,
-                    floor, bins, hist, events_per_gain, issues, first_row, bad_gain, previous, row_offset):
+                    floor, bins, hist, events_per_gain, issues, bad_gain, previous):
     """Pass 1 over one batch: row checks, order check, histogram counts, for the rows of the
     sequences this worker owns (see `owner`; rows of unknown gains go to worker 0).
 
@@ -78,7 +71,6 @@ def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n
     last_gain, g = np.nan, -1
     owned_g, owned_s, mine = -2, -1, False
     for i in range(z.shape[0]):
-        row = row_offset + i
         if gain[i] != last_gain:
             last_gain, g = gain[i], gain_index(grid, gain[i])
         s, l, t, u = seq[i], layer[i], token[i], unit[i]
@@ -90,28 +82,28 @@ def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n
         if g < 0:
             if issues[BAD_GAIN] == 0:
                 bad_gain[0] = gain[i]
-            _note(issues, first_row, BAD_GAIN, row)
+            issues[BAD_GAIN] += 1
             valid = False
         if not np.isfinite(z[i]):
-            _note(issues, first_row, NON_FINITE, row)
+            issues[NON_FINITE] += 1
             valid = False
         if l < 0 or l >= n_layers:
-            _note(issues, first_row, BAD_LAYER, row)
+            issues[BAD_LAYER] += 1
             valid = False
         if t < 0 or t >= seq_len:
-            _note(issues, first_row, BAD_TOKEN, row)
+            issues[BAD_TOKEN] += 1
             valid = False
         if s < 0:
-            _note(issues, first_row, BAD_SEQ, row)
+            issues[BAD_SEQ] += 1
             valid = False
         if not valid:
             continue
         if p_g >= 0:
             order = _compare_keys(p_g, p_s, p_l, p_t, p_u, g, s, l, t, u)
             if order == 0:
-                _note(issues, first_row, DUPLICATE, row)
+                issues[DUPLICATE] += 1
             elif order < 0:
-                _note(issues, first_row, OUT_OF_ORDER, row)
+                issues[OUT_OF_ORDER] += 1
         p_g, p_s, p_l, p_t, p_u = g, s, l, t, u
         events_per_gain[g] += 1
         z64 = np.float64(z[i])

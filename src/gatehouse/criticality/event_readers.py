@@ -29,7 +29,7 @@ class EventsError(ValueError):
     """A problem with the events; the caller prefixes the source it came from."""
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -57,7 +57,7 @@ class RelationEvents:
         self.relation = relation
 
     def batches(self, role: str, columns: tuple[str, ...], order: str | None = None):
-        selected = self.relation.filter(f"model_role = {_sql_string(role)}").project(", ".join(columns))
+        selected = self.relation.filter(f"model_role = {sql_string(role)}").project(", ".join(columns))
         if order:
             selected = selected.order(order)
         for batch in prefetched(iter(selected.to_arrow_reader(BATCH_ROWS))):

@@ -6,10 +6,8 @@ Pass 2, `raster_layer_counts`: spikes v > tau_l(g) per site, folded per (conditi
 layer) into the counts the branching ratios and the permutation null are pooled from.
 
 The events are read in Arrow batches (`event_readers`) and handed to the compiled kernels of
-`event_kernels`.
-Events stored in the documented order (gain, seq_id, layer, token, unit) are read once per pass;
-other orders are accepted at the price of a DuckDB sort (pass 2) and a grouped duplicate check
-(pass 1).
+`event_kernels`. Events stored in the documented order (gain, seq_id, layer, token, unit) are read
+once per pass; other orders cost a grouped duplicate check (pass 1) and a DuckDB sort (pass 2).
 """
 
 from __future__ import annotations
@@ -20,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from gatehouse.criticality import event_kernels as kernels
-from gatehouse.criticality.event_readers import EventsError, _sql_string, fan_out
+from gatehouse.criticality.event_readers import EventsError, fan_out, sql_string
 from gatehouse.project import canon
+
 # Kernel threads per pass, fixed so the output does not depend on the machine. Pass 1 keeps up with
 # the reader on one thread; pass 2 does more work per event and splits the sequences over two.
 HISTOGRAM_WORKERS, RASTER_WORKERS = 1, 2
 SPIKE_TRANSFORMS = {"SPIKE_ONE_SIDED_POS": 0, "SPIKE_TWO_SIDED_ABS": 1}
-EVENT_ORDER = "gain, seq_id, layer, token, unit"
 PASS1_COLUMNS = ("gain", "seq_id", "layer", "token", "unit", "z")
 PASS2_COLUMNS = ("gain", "seq_id", "layer", "token", "z")
 
@@ -100,7 +98,7 @@ class ScanReport:
 
 
 class _HistogramWorker:
-    """Pass 1 state of one worker (the gains it owns)."""
+    """Pass 1 state of one worker (the sequences it owns)."""
 
     def __init__(self, worker: int, layout: RoleLayout, bins: int):
         self.worker, self.layout, self.bins = worker, layout, bins
@@ -108,29 +106,21 @@ class _HistogramWorker:
         self.hist = np.zeros(layout.lo.shape + (bins,), dtype=np.int64)
         self.events_per_gain = np.zeros(layout.gains.size, dtype=np.int64)
         self.issues = np.zeros(len(kernels.ISSUES), dtype=np.int64)
-        self.first_row = np.full(len(kernels.ISSUES), -1, dtype=np.int64)
         self.bad_gain, self.previous = np.zeros(1), np.full(5, -1, dtype=np.int64)
 
-    def __call__(self, batch) -> None:
-        offset, (gain, seq, layer, token, unit, z) = batch
+    def __call__(self, arrays) -> None:
+        gain, seq, layer, token, unit, z = arrays
         layout = self.layout
         kernels.histogram_batch(gain, seq, layer, token, unit, z, HISTOGRAM_WORKERS, self.worker, layout.gains,
                                 layout.n_layers, layout.seq_len, self.transforms, layout.lo, layout.hi, layout.floor,
-                                self.bins, self.hist, self.events_per_gain, self.issues, self.first_row,
-                                self.bad_gain, self.previous, offset)
-
-
-def _with_offsets(batches):
-    offset = 0
-    for arrays in batches:
-        yield offset, arrays
-        offset += arrays[0].size
+                                self.bins, self.hist, self.events_per_gain, self.issues, self.bad_gain,
+                                self.previous)
 
 
 def scan_role(events, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanReport]:
     """Pass 1 for one role: histogram [D, G, L, bins] and the scan report."""
     workers = [_HistogramWorker(worker, layout, bins) for worker in range(HISTOGRAM_WORKERS)]
-    fan_out(_with_offsets(events.batches(layout.role, PASS1_COLUMNS)), workers)
+    fan_out(events.batches(layout.role, PASS1_COLUMNS), workers)
     bad_gains = [float(worker.bad_gain[0]) for worker in workers if worker.issues[kernels.BAD_GAIN]]
     return (sum(worker.hist for worker in workers),
             ScanReport(sum(worker.issues for worker in workers), bad_gains[0] if bad_gains else 0.0,
@@ -139,7 +129,7 @@ def scan_role(events, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanRe
 
 def duplicate_event_check(relation, role: str) -> None:
     """The grouped check for events not stored in order (a DuckDB aggregation over the role)."""
-    duplicates = (relation.filter(f"model_role = {_sql_string(role)}")
+    duplicates = (relation.filter(f"model_role = {sql_string(role)}")
                   .aggregate("model_role, gain, seq_id, token, layer, unit, count(*) as n")
                   .filter("n > 1").order("model_role, gain, seq_id, token, layer, unit").limit(1).fetchall())
     if duplicates:
@@ -185,10 +175,10 @@ class RasterPlan:
     def from_taus(cls, role: str, taus: pd.DataFrame, seq_len: int, n_sequences: int) -> "RasterPlan":
         conditions = sorted(set(zip(taus.spike_def_id, taus.target_rate.astype(float))))
         gains = np.array(sorted(taus.gain.unique()), dtype=np.float64)
+        position = {condition: c for c, condition in enumerate(conditions)}
+        c = np.array([position[key] for key in zip(taus.spike_def_id, taus.target_rate.astype(float))], dtype=np.int64)
         tau = np.full((gains.size, int(taus.layer.max()) + 1, len(conditions)), np.inf)
-        c = pd.Series(range(len(conditions)), index=pd.MultiIndex.from_tuples(conditions))
-        tau[np.searchsorted(gains, taus.gain.to_numpy()), taus.layer.to_numpy(),
-            c.loc[list(zip(taus.spike_def_id, taus.target_rate.astype(float)))].to_numpy()] = taus.tau.to_numpy(np.float64)
+        tau[np.searchsorted(gains, taus.gain.to_numpy()), taus.layer.to_numpy(), c] = taus.tau.to_numpy(np.float64)
         return cls(role, conditions, gains, tau, seq_len, n_sequences)
 
 
