@@ -235,8 +235,8 @@ def machine_facts() -> dict:
     memory = next((int(line.split()[1]) * 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
-    versions = {name: metadata.version(name) for name in ("duckdb", "dbt-core", "dbt-duckdb", "numpy", "pandas",
-                                                           "pyarrow")}
+    versions = {name: metadata.version(name) for name in ("duckdb", "dbt-core", "dbt-duckdb", "numpy", "numba",
+                                                           "pandas", "pyarrow")}
     try:
         head = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
@@ -269,7 +269,9 @@ def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, 
              "size; 11 gains x 2 spike definitions x 4 target rates = 88 conditions. Peak RSS: largest process of the "
              "child's tree (wait4 ru_maxrss); in brackets the sampled peak of the whole tree's summed RSS. Seconds are "
              "wall clock, in brackets the CPU seconds (user + system) of the child's tree. "
-             "Ratio = reference s / pipeline s. Generation time is not included. "
+             "Ratio = reference s / pipeline s. Generation time is not included. The pipeline's numba kernels and dbt's "
+             "partial parse come from their caches (`__pycache__`, `target/gatehouse-cli/`) once a first run has "
+             "filled them, as in any repeated use; a first run on a fresh clone adds the compilation (about 5 s). "
              f"{'Fastest of %d alternating attempts per contender (all attempts in the results JSON). ' % repeat if repeat > 1 else ''}"
              f"{'Pipeline run from the project copy ' + str(pipeline_src) + '. ' if pipeline_src else ''}", "",
              "| events | sequences | pipeline s | events/s | peak RSS GiB | reference s | reference RSS GiB | ratio |",
@@ -299,7 +301,7 @@ def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, 
                       f"unmatched conditions = {sum(item['unmatched'] for item in agreement)}."]
     lines += ["", f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {_gib(facts['mem_total_bytes'])} GiB RAM, "
                   f"Linux {facts['kernel']}; Python {facts['python']}, DuckDB {facts['duckdb']}, dbt-core "
-                  f"{facts['dbt-core']}, dbt-duckdb {facts['dbt-duckdb']}, numpy {facts['numpy']}, pandas "
+                  f"{facts['dbt-core']}, dbt-duckdb {facts['dbt-duckdb']}, numpy {facts['numpy']}, numba {facts['numba']}, pandas "
                   f"{facts['pandas']}, pyarrow {facts['pyarrow']}. DuckDB settings (profiles/profiles.yml, target dev): "
                   f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. Other work shared the machine, "
                   "so timings are noisy.", "", f"Code: {facts.get('code', 'unknown')}. Command: `{command}`", "",
