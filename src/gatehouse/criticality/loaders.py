@@ -163,7 +163,7 @@ def _event_roles(path: Path, con: duckdb.DuckDBPyConnection) -> list:
 
 def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) -> None:
     """Every check of the events: the file-level ones, then the row checks of pass 1."""
-    from gatehouse.criticality import event_readers, event_scan
+    from gatehouse.criticality import event_readers, event_scan  # here: numba only where rows are read
 
     check_event_file(path, con, lattices)
     typed = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in EVENT_COLUMNS.items())
