@@ -154,10 +154,11 @@ def _flush_sequence(counts, site_seen, touched, n_touched, stats, g, s, n_layers
 
 
 @numba.njit(nogil=True, cache=True)
-def raster_layer_batch(gain, seq, layer, token, z, start, n_workers, worker, grid, transform, tau, counts, site_seen,
-                       touched, stats, state, out):
+def raster_layer_batch(gain, seq, layer, token, z, start, n_workers, worker, grid, transform, tau, lowest_tau,
+                       counts, site_seen, touched, stats, state, out):
     """Pass 2 over one batch from row `start`: spikes v > tau[g, layer, c] per site of the current
-    sequence; a finished sequence is flushed into `out` [LAYER_COLUMNS, rows] (column-major).
+    sequence (lowest_tau[g, layer] = min over c); a finished sequence is flushed into
+    `out` [LAYER_COLUMNS, rows] (column-major).
 
     counts [L, T, C] int64, site_seen [L*T] bool, touched [L*T] int64, stats [C, L, 5] int64 are the
     buffers of the current sequence; state int64[4] = (gain index, seq_id, n_touched, rows in out),
@@ -196,6 +197,8 @@ def raster_layer_batch(gain, seq, layer, token, z, start, n_workers, worker, gri
             current_g, current_s = g, s
         z64 = np.float64(z[i])
         magnitude = abs(z64)
+        if magnitude <= lowest_tau[g, l]:  # v <= |z|: no condition spikes (most events stop here)
+            continue
         spiked = 0
         for c in range(n_conditions):  # branch-free: the comparisons are unpredictable
             above = (magnitude if transform[c] == 1 else z64) > tau[g, l, c]

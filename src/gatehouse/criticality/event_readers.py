@@ -1,7 +1,7 @@
 """Where the passes over the events read them from, in Arrow batches.
 
-- `RelationEvents`: any DuckDB relation with the staging columns (the synthetic table, or the
-  fallback for files that need casting, filtering or sorting).
+- `RelationEvents`: any DuckDB relation with the staging columns (the synthetic table; for user
+  files, the sorted read when the events are not stored by sequence).
 - `ParquetEvents`: a user parquet file read row group by row group with pyarrow, which decodes
   about three times faster than fetching the same columns through DuckDB; row groups of other
   model roles are skipped by their statistics. The rows are those of `stg_spikes__events`.

@@ -189,6 +189,7 @@ class _RasterWorker:
         self.worker, self.plan = worker, plan
         n_layers, n_conditions = plan.tau.shape[1], plan.tau.shape[2]
         self.transforms = _transforms([spike_def for spike_def, _ in plan.conditions])
+        self.lowest_tau = plan.tau.min(axis=2)
         self.counts = np.zeros((n_layers, plan.seq_len, n_conditions), dtype=np.int64)
         self.site_seen = np.zeros(n_layers * plan.seq_len, dtype=np.bool_)
         self.touched = np.zeros(n_layers * plan.seq_len, dtype=np.int64)
@@ -205,7 +206,8 @@ class _RasterWorker:
         while self.grouped:
             status, start = kernels.raster_layer_batch(
                 gain, seq, layer, token, z, start, RASTER_WORKERS, self.worker, self.plan.gains, self.transforms,
-                self.plan.tau, self.counts, self.site_seen, self.touched, self.stats, self.state, self.out)
+                self.plan.tau, self.lowest_tau, self.counts, self.site_seen, self.touched, self.stats, self.state,
+                self.out)
             if status == kernels.OUTPUT_FULL:
                 self.out = np.concatenate([self.out, np.zeros_like(self.out)], axis=1)
             elif status == kernels.SEQUENCES_NOT_GROUPED:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pathlib import Path
-
 from gatehouse.criticality import event_scan
-from gatehouse.criticality.event_readers import EventsError, ParquetEvents, RelationEvents
 from gatehouse.criticality.branching import LAYER_COUNT_COLUMNS, dense_layer_counts
+from gatehouse.criticality.event_readers import EventsError, ParquetEvents, RelationEvents
 from gatehouse.criticality.loaders import InputError
 from gatehouse.criticality.sources import events_label, user_events_path
 
@@ -41,19 +39,20 @@ def tail_histogram_table(spike_inputs: dict, staged_events, ranges: pd.DataFrame
         raise InputError(f"{events_label(spike_inputs)}: {error}") from None
 
 
-def raster_layer_table(spike_inputs: dict, staged_events, taus: pd.DataFrame, lattices: pd.DataFrame, imported_sites: pd.DataFrame) -> pd.DataFrame:
+def raster_layer_table(spike_inputs: dict, staged_events, taus: pd.DataFrame, lattices: pd.DataFrame,
+                       imported_sites: pd.DataFrame) -> pd.DataFrame:
     """int_raster_layer_counts: pass 2 over the events for the rate-matched conditions, plus the
-    same counts of imported rasters."""
+    same counts of imported rasters (a build has one or the other)."""
     role_lattices = {role: (int(rows.seq_len.max()), int(rows.n_sequences.max()))
                      for role, rows in lattices.groupby("model_role")}
     events = events_reader(spike_inputs, staged_events)
     frames = [event_scan.raster_layer_counts(events, taus, role_lattices) if not taus.empty else None,
               imported_layer_counts(imported_sites, lattices) if not imported_sites.empty else None]
     frames = [frame for frame in frames if frame is not None and not frame.empty]
-    if len(frames) == 1:
-        return _typed(frames[0], LAYER_TYPES)
-    return _typed(pd.concat([frame.astype({"model_role": object, "spike_def_id": object}) for frame in frames],
-                            ignore_index=True) if frames else None, LAYER_TYPES)
+    if len(frames) > 1:
+        frames = [pd.concat([frame.astype({"model_role": object, "spike_def_id": object}) for frame in frames],
+                            ignore_index=True)]
+    return _typed(frames[0] if frames else None, LAYER_TYPES)
 
 
 def imported_layer_counts(sites: pd.DataFrame, lattices: pd.DataFrame) -> pd.DataFrame:
