@@ -179,27 +179,13 @@ def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) 
 
 def validate_event_files(events: Path, summaries: Path) -> None:
     """The checks made before the build reads the events in place: summaries, event columns and roles."""
-    con = _connect()
-    try:
+    with _connect() as con:
         check_event_file(Path(events), con, validate_summaries(Path(summaries), con))
-    finally:
-        con.close()
-
-
-def validate_summaries_file(summaries: Path) -> None:
-    con = _connect()
-    try:
-        validate_summaries(Path(summaries), con)
-    finally:
-        con.close()
 
 
 def validate_spike_inputs(events: Path, summaries: Path) -> None:
-    con = _connect()
-    try:
+    with _connect() as con:
         validate_events(Path(events), con, validate_summaries(Path(summaries), con))
-    finally:
-        con.close()
 
 
 def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
