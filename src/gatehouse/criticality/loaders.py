@@ -34,17 +34,24 @@ def _fail(path: Path, problem: str) -> None:
     raise InputError(f"{path}: {problem}")
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> None:
-    """Expose the file as temp view `loaded` with typed columns; fail on missing, mistyped or null values."""
+def _stored_types(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> dict[str, str]:
+    """The file's column types (from its schema); fail on a missing or unreadable file or a missing column."""
     if not path.is_file():
         _fail(path, "file not found")
     try:
-        relation = con.read_parquet(str(path))
+        stored = {name: kind for name, kind, *_ in con.execute(
+            f"describe select * from read_parquet('{_escape(path)}')").fetchall()}
     except duckdb.Error as error:
         _fail(path, f"not a readable parquet file ({error})")
-    missing = [name for name in columns if name not in relation.columns]
+    missing = [name for name in columns if name not in stored]
     if missing:
         _fail(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    return stored
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> None:
+    """Expose the file as temp view `loaded` with typed columns; fail on missing, mistyped or null values."""
+    _stored_types(con, path, columns)
     casts = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in columns.items())
     raw = ", ".join(f"{name} as raw_{name}" for name in columns)
     con.execute(f"create or replace temp view loaded as select {casts}, {raw} from read_parquet('{_escape(path)}')")
@@ -132,16 +139,7 @@ def check_event_file(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict)
     The row checks (finite z, lattice bounds, gains, duplicates, empty conditions) are made by
     pass 1 of the build (`event_scan`), which reads every event anyway.
     """
-    if not path.is_file():
-        _fail(path, "file not found")
-    try:
-        stored = {name: kind for name, kind, *_ in con.execute(
-            f"describe select * from read_parquet('{_escape(path)}')").fetchall()}
-    except duckdb.Error as error:
-        _fail(path, f"not a readable parquet file ({error})")
-    missing = [name for name in EVENT_COLUMNS if name not in stored]
-    if missing:
-        _fail(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(EVENT_COLUMNS)}")
+    stored = _stored_types(con, path, EVENT_COLUMNS)
     for name, kind in EVENT_COLUMNS.items():
         if not _event_type_ok(kind, stored[name]):
             _fail(path, f"column {name}: type {stored[name]}, expected {kind}")

@@ -9,7 +9,7 @@ from gatehouse.criticality import event_scan
 from gatehouse.criticality.branching import LAYER_COUNT_COLUMNS, dense_layer_counts
 from gatehouse.criticality.event_readers import EventsError, ParquetEvents, RelationEvents
 from gatehouse.criticality.loaders import InputError
-from gatehouse.criticality.sources import events_label, user_events_path
+from gatehouse.criticality.sources import empty_frame, events_label, user_events_path
 
 HISTOGRAM_TYPES = {"model_role": "object", "spike_def_id": "object", "gain": "float64", "layer": "int32",
                    "bin_index": "int32", "n_values_in_bin": "int64"}
@@ -19,9 +19,7 @@ LAYER_TYPES = {**CONDITION_TYPES, **{name: "int64" for name in LAYER_COUNT_COLUM
 
 
 def _typed(frame: pd.DataFrame | None, types: dict) -> pd.DataFrame:
-    if frame is None or frame.empty:
-        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in types.items()})
-    return frame[list(types)]
+    return empty_frame(types) if frame is None or frame.empty else frame[list(types)]
 
 
 def events_reader(spike_inputs: dict, staged_events):

@@ -58,16 +58,31 @@ def select_tau_from_counts(counts_by_bin: dict[int, int] | np.ndarray, total: in
             dense[k] += count
     else:
         dense += np.asarray(counts_by_bin, dtype=np.int64)
-    above = np.concatenate([np.cumsum(dense[::-1])[::-1][1:], [0]])  # values in bins > k
-    tail = 1.0 - (total - above) / total
-    k = int(np.argmax(tail <= target))
-    width = (v_max_r - v_min_r) / bins
-    tau = v_min_r + width * (k + 1)
+    k, tau = _first_bin_at_most(_values_above(dense), total, target, v_min_r, v_max_r, bins)
+    k, tau = int(k), float(tau)
     if tau <= floor:
-        raise RateMatchError(
-            f"target rate {target:g} needs tau={tau:.6g}, not above the stored floor {floor:.6g}: "
-            "store events from a lower floor")
+        raise RateMatchError(_below_floor(target, tau, floor))
     return Threshold(tau=tau, bin_index=k, v_min_r=v_min_r, v_max_r=v_max_r)
+
+
+def _values_above(counts: np.ndarray) -> np.ndarray:
+    """Along the last axis: the number of values in the bins above each bin k."""
+    above = np.zeros_like(counts)
+    above[..., :-1] = np.cumsum(counts[..., ::-1], axis=-1)[..., ::-1][..., 1:]
+    return above
+
+
+def _first_bin_at_most(above, total, target, v_min_r, v_max_r, bins: int):
+    """(k, tau): the first bin whose tail 1 - cdf = 1 - (total - above) / total is at most the target, and
+    its upper edge. Scalars or arrays (one search per row of `above`), the same arithmetic either way."""
+    tail = 1.0 - (total - above) / total
+    k = np.argmax(tail <= target, axis=-1)
+    return k, v_min_r + (v_max_r - v_min_r) / bins * (k + 1)
+
+
+def _below_floor(target: float, tau: float, floor: float) -> str:
+    return (f"target rate {target:g} needs tau={tau:.6g}, not above the stored floor {floor:.6g}: "
+            "store events from a lower floor")
 
 
 def select_tau(values: np.ndarray, target: float, bins: int = 4096, edge: float = 0.001,
@@ -89,7 +104,7 @@ def achieved_rate(values: np.ndarray, tau: float, total: int | None = None) -> f
 
 def tau_table(histograms, ranges, targets, bins: int):
     """Thresholds for every (model_role, spike_def_id, target_rate, gain, layer): the search of
-    `select_tau_from_counts`, with the same arithmetic, for all layers and targets at once.
+    `select_tau_from_counts` (`_first_bin_at_most`), for all layers and targets at once.
 
     histograms: model_role, spike_def_id, gain, layer, bin_index, n_values_in_bin (bins above the floor)
     ranges:     model_role, spike_def_id, gain, layer, v_min_r, v_max_r, n_values, value_floor
@@ -104,22 +119,17 @@ def tau_table(histograms, ranges, targets, bins: int):
     counts = np.zeros((len(layers), bins), dtype=np.int64)
     binned = histograms.merge(layers[keys].reset_index(), on=keys, how="inner")
     np.add.at(counts, (binned["index"].to_numpy(), binned.bin_index.to_numpy()), binned.n_values_in_bin.to_numpy())
-    above = np.zeros_like(counts)  # values in bins > k
-    above[:, :-1] = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]
     plan = layers.reset_index().merge(targets, on=["model_role", "spike_def_id", "layer"], how="inner")
     if plan.empty:
         return pd.DataFrame({name: [] for name in columns})
-    total = plan.n_values.to_numpy(np.int64)[:, None]
-    tail = 1.0 - (total - above[plan["index"].to_numpy()]) / total
-    k = np.argmax(tail <= plan.r_star.to_numpy(np.float64)[:, None], axis=1)
-    v_min_r, v_max_r = plan.v_min_r.to_numpy(np.float64), plan.v_max_r.to_numpy(np.float64)
-    tau = v_min_r + (v_max_r - v_min_r) / bins * (k + 1)
+    k, tau = _first_bin_at_most(_values_above(counts)[plan["index"].to_numpy()],
+                                plan.n_values.to_numpy(np.int64)[:, None], plan.r_star.to_numpy(np.float64)[:, None],
+                                plan.v_min_r.to_numpy(np.float64), plan.v_max_r.to_numpy(np.float64), bins)
     below = np.flatnonzero(tau <= plan.value_floor.to_numpy(np.float64))
     if below.size:
         row = plan.iloc[below[0]]
-        raise RateMatchError(
-            f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, g={row.gain}, "
-            f"layer {row.layer}): target rate {row.r_star:g} needs tau={tau[below[0]]:.6g}, not above the stored "
-            f"floor {row.value_floor:.6g}: store events from a lower floor")
+        raise RateMatchError(f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, "
+                             f"g={row.gain}, layer {row.layer}): "
+                             f"{_below_floor(row.r_star, tau[below[0]], row.value_floor)}")
     table = plan.assign(tau=tau, bin_index=k)[columns]
     return table.sort_values(columns[:5], ignore_index=True)

@@ -17,7 +17,8 @@ EMPTY_RASTER_CONDITIONS = {"cond_id": "int32", "model_role": "object", "spike_de
                            "n_layers": "int64", "seq_len": "int64"}
 
 
-def _empty(schema: dict) -> pd.DataFrame:
+def empty_frame(schema: dict) -> pd.DataFrame:
+    """No rows, with the columns and dtypes of `schema` (so DuckDB types the empty table)."""
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in schema.items()})
 
 
@@ -35,9 +36,9 @@ def _roles(inputs: dict) -> tuple[str, ...]:
     return tuple(role for role in inputs["model_roles"].split(",") if role)
 
 
-def _empty_events() -> pd.DataFrame:
-    return _empty({name: "object" if sql_type == "VARCHAR" else "float64"
-                   for name, sql_type in loaders.EVENT_COLUMNS.items()})
+def _empty_input(columns: dict[str, str]) -> pd.DataFrame:
+    """An empty input table with the loader's columns (strings, else numbers)."""
+    return empty_frame({name: "object" if sql_type == "VARCHAR" else "float64" for name, sql_type in columns.items()})
 
 
 def spike_table(spike_inputs: dict, kind: str, session):
@@ -53,7 +54,7 @@ def spike_table(spike_inputs: dict, kind: str, session):
         return events if kind == "events" else summaries
     if source == "events":
         if kind == "events":
-            return _empty_events()
+            return _empty_input(loaders.EVENT_COLUMNS)
         summaries = Path(inputs["spike_summaries_path"])
         loaders.validate_event_files(Path(inputs["spike_events_path"]), summaries)
         casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in loaders.SUMMARY_COLUMNS.items())
@@ -61,10 +62,7 @@ def spike_table(spike_inputs: dict, kind: str, session):
         return session.sql(f"select {casts} from read_parquet('{str(summaries).replace(chr(39), chr(39) * 2)}') "
                            f"where model_role in ({roles})")
     if source == "rasters":
-        if kind == "events":
-            return _empty_events()
-        return _empty({name: "object" if sql_type == "VARCHAR" else "float64"
-                       for name, sql_type in loaders.SUMMARY_COLUMNS.items()})
+        return _empty_input(loaders.EVENT_COLUMNS if kind == "events" else loaders.SUMMARY_COLUMNS)
     raise ValueError(f"var spike_source={source!r}: expected synthetic, events or rasters")
 
 
@@ -91,7 +89,7 @@ def raster_table(spike_inputs: dict, kind: str):
     """kind = sites | conditions, from an imported raster NPZ (empty unless spike_source = rasters)."""
     inputs = _inputs(spike_inputs)
     if inputs["spike_source"] != "rasters":
-        return _empty(EMPTY_RASTER_SITES if kind == "sites" else EMPTY_RASTER_CONDITIONS)
+        return empty_frame(EMPTY_RASTER_SITES if kind == "sites" else EMPTY_RASTER_CONDITIONS)
     sites, conditions = _rasters(inputs["spike_rasters_path"], inputs["spike_conditions_path"])
     roles = set(_roles(inputs))
     frame = sites if kind == "sites" else conditions
