@@ -1,5 +1,8 @@
 {#- Per condition and sequence: occupied sites, their forward neighbours in time (t+1) and depth
-    (l+1), and the occupied sites that have such a neighbour inside the lattice. -#}
+    (l+1), the occupied sites that have such a neighbour inside the lattice, and the exact
+    expectation of the pairs under the within-layer time-permutation null: with k occupied tokens
+    of T in layer l, E[time pairs] = k (k - 1) / T and E[depth pairs between l and l+1] =
+    k_l k_{l+1} / T (layers permuted independently). -#}
 with layer_counts as (
     {#- the Python model stores its key strings as ENUM: compare them as varchar -#}
     select * replace (cast(model_role as varchar) as model_role, cast(spike_def_id as varchar) as spike_def_id)
@@ -22,7 +25,9 @@ select
     sum(layer_counts.n_occupied_time_valid) as n_occupied_time_valid,
     coalesce(sum(layer_counts.n_occupied) filter (where layer_counts.layer < lattices.n_layers - 1), 0)
         as n_occupied_depth_valid,
-    sum(layer_counts.n_spikes) as n_spikes
+    sum(layer_counts.n_spikes) as n_spikes,
+    sum(layer_counts.n_occupied * (layer_counts.n_occupied - 1)) / any_value(lattices.seq_len) as num_time_perm,
+    sum(layer_counts.n_occupied * layer_counts.n_occupied_next_layer) / any_value(lattices.seq_len) as num_depth_perm
 from layer_counts
 inner join lattices using (model_role, spike_def_id, target_rate, gain)
 group by all

@@ -19,17 +19,10 @@ pooled_counts as (
         sum(num_depth) as num_depth,
         sum(n_occupied) as n_occupied,
         sum(n_occupied_time_valid) as n_occupied_time_valid,
-        sum(n_occupied_depth_valid) as n_occupied_depth_valid
-    from {{ ref('int_branching_counts') }}
-    group by all
-),
-
-pooled_null as (
-    select
-        model_role, spike_def_id, target_rate, gain,
+        sum(n_occupied_depth_valid) as n_occupied_depth_valid,
         sum(num_time_perm) as num_time_perm,
         sum(num_depth_perm) as num_depth_perm
-    from {{ ref('int_permutation_null_expected') }}
+    from {{ ref('int_branching_counts') }}
     group by all
 ),
 
@@ -52,8 +45,8 @@ ratios as (
         pooled_counts.num_depth / nullif(pooled_counts.n_occupied, 0) as b_depth,
         pooled_counts.num_time / nullif(pooled_counts.n_occupied_time_valid, 0) as b_time_excl_boundary,
         pooled_counts.num_depth / nullif(pooled_counts.n_occupied_depth_valid, 0) as b_depth_excl_boundary,
-        pooled_null.num_time_perm / nullif(pooled_counts.n_occupied, 0) as b_time_perm,
-        pooled_null.num_depth_perm / nullif(pooled_counts.n_occupied, 0) as b_depth_perm,
+        pooled_counts.num_time_perm / nullif(pooled_counts.n_occupied, 0) as b_time_perm,
+        pooled_counts.num_depth_perm / nullif(pooled_counts.n_occupied, 0) as b_depth_perm,
         rates.achieved_rate_mean,
         rates.achieved_rate_max_abs_err,
         settings.rate_match_tol_abs,
@@ -63,7 +56,6 @@ ratios as (
     from lattices
     cross join settings
     left join pooled_counts using (model_role, spike_def_id, target_rate, gain)
-    left join pooled_null using (model_role, spike_def_id, target_rate, gain)
     left join rates using (model_role, spike_def_id, target_rate, gain)
     left join canonical_grid using (model_role, spike_def_id, target_rate, gain)
 )
