@@ -1,6 +1,7 @@
 {#- Exceedance events, typed. User events (var spike_source = events) are read in place from their
-    parquet file, which raw_spikes__summaries has checked first; try_cast turns a value of the wrong
-    type into a null that pass 1 (int_tail_histograms) reports by column. -#}
+    parquet file, which raw_spikes__summaries has checked first; the passes over the events read
+    that file directly and reject values that do not fit these types. try_cast keeps such a value a
+    null here (reported by column when this view is what a pass reads). -#}
 {%- if input_var('spike_source') == 'events' %}
 -- depends_on: {{ ref('raw_spikes__summaries') }}
 with source as (
