@@ -25,6 +25,7 @@ tiled as (
 
 pairs as (
     select
+        seed,
         merchant_id,
         legal_country_iso,
         count(*) as n_sites,
@@ -33,12 +34,12 @@ pairs as (
         count(distinct site_order) as distinct_site_orders
     from catalogue
     where legal_country_iso not in (select country_iso from denylist)
-    group by merchant_id, legal_country_iso
+    group by seed, merchant_id, legal_country_iso
 ),
 
 violations as (
     select 'E301_SITE_ORDER' as code,
-        'merchant_id=' || merchant_id || ' legal_country_iso=' || legal_country_iso as detail
+        'seed=' || seed || ' merchant_id=' || merchant_id || ' legal_country_iso=' || legal_country_iso as detail
     from pairs
     where min_site_order <> 1 or max_site_order <> n_sites or distinct_site_orders <> n_sites
     union all
@@ -62,6 +63,7 @@ guard as (
 
 select
     -- ids
+    pairs.seed,
     pairs.merchant_id,
     pairs.legal_country_iso,
     -- numerics
@@ -73,4 +75,4 @@ from pairs
 cross join receipt
 cross join guard
 where guard.failure is null
-order by pairs.merchant_id, pairs.legal_country_iso
+order by pairs.seed, pairs.merchant_id, pairs.legal_country_iso

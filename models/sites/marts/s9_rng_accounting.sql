@@ -1,11 +1,18 @@
 {#- S9 RNG accounting per seed and state: events (one per Philox use: a site in S5, an attempt in S6, a
-    pair's sampling in S4), blocks and draws, against the sites they served. Gates S-S9-5/6 read it. -#}
-with s4 as (
+    pair's sampling in S4, or a country's cluster draws in settlement_clusters_v3), blocks and draws,
+    against the sites they served. Gates S-S9-5/6 read it. -#}
+with alloc_policy as (
+    select values_json::json ->> 'mode' as mode from {{ ref('raw_policy__alloc_plan') }}
+),
+
+s4 as (
     select
         seed,
         'S4' as state,
         '1B.S4.alloc_plan' as module,
-        's4_alloc_plan_sample' as substream_label,
+        case (select mode from alloc_policy)
+            when 'settlement_clusters_v3' then 's4_cluster_draw' else 's4_alloc_sample'
+        end as substream_label,
         count(*) filter (where rng_blocks > 0)::bigint as events,
         coalesce(sum(rng_blocks), 0)::bigint as blocks,
         coalesce(sum(rng_blocks), 0)::bigint as draws,
@@ -29,10 +36,10 @@ s6 as (
 ),
 
 requirements as (
-    select sum(n_sites)::bigint as required_sites from {{ ref('s3_requirements') }}
+    select seed, sum(n_sites)::bigint as required_sites from {{ ref('s3_requirements') }} group by seed
 )
 
 select states.*, requirements.required_sites
 from (select * from s4 union all select * from s5 union all select * from s6) as states
-cross join requirements
+inner join requirements using (seed)
 order by seed, state

@@ -4,6 +4,7 @@ with source as (
 
 select
     -- ids
+    cast(seed as ubigint) as seed,
     cast(merchant_id as bigint) as merchant_id,
     cast(home_country_iso as varchar) as home_country_iso,
     cast(legal_country_iso as varchar) as legal_country_iso,

@@ -8,5 +8,7 @@ select
     cast(iso3 as varchar) as iso3,
     -- strings
     cast(name as varchar) as name,
-    cast(continent as varchar) as continent
+    cast(continent as varchar) as continent,
+    -- numerics
+    cast(population as bigint) as population
 from source

@@ -14,6 +14,6 @@ def model(dbt, session):
     weights = dbt.ref("s2_tile_weights").project("country_iso, tile_id, weight_fp, dp").df()
     alloc_policy = dbt.ref("raw_policy__alloc_plan").df()
     fingerprint = receipt["manifest_fingerprint"].iloc[0]
-    plans = [alloc_plan(requirements, weights, policy.values_of(alloc_policy), seed, fingerprint)
+    plans = [alloc_plan(requirements[requirements.seed == seed], weights, policy.values_of(alloc_policy), seed, fingerprint)
              .assign(seed=np.uint64(seed), manifest_fingerprint=fingerprint) for seed in seeds]
     return pd.concat(plans, ignore_index=True)

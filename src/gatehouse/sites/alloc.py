@@ -3,11 +3,19 @@
 Base law (reference §3 S4), per pair with K = Σ weight_fp of the country:
     z_i = floor(w_i·n / K),  rnum_i = (w_i·n) mod K,  shortfall S = n − Σ z_i = Σ rnum_i / K.
 
-The two modes differ only in which S tiles receive the +1:
+The two per-pair modes differ only in which S tiles receive the +1:
 - `largest_remainder_v1`: the S largest rnum, ties by ascending tile_id (the reference law; it
   collapses onto adjacent tiles of one raster row when n ≪ tiles).
 - `weighted_sample_v2`: S distinct tiles drawn without replacement with probability ∝ rnum, from the
   pair's counter-based substream (label `s4_alloc_sample`). Tile ids only label the result.
+
+A third mode draws per country, not per pair:
+- `settlement_clusters_v3`: a country's N sites (all its pairs) form max(1, N // c) clusters of c or
+  c + 1 outlets (c = `cluster_size`); each cluster's tile is drawn with replacement ∝ weight_fp (block j
+  of the country's `s4_cluster_draw` substream, merchant id 0), and the N sites, shuffled by blocks
+  clusters … clusters + N − 1 of the same substream, fill the cluster slots in order. Outlets of
+  different merchants share a settlement, as shops do, and no outlet of a country with ≥ c sites is
+  the only one drawn to its tile. With full-precision weights every populated tile can be drawn.
 
 Scale trick (never materialise pairs × tiles): sort each country's tiles once by (weight desc,
 tile_id asc). For a pair, the "big" tiles with w_i·n ≥ K are a prefix of that order (at most n of
@@ -24,9 +32,11 @@ import pandas as pd
 
 from gatehouse.sites import rng
 
-ALLOC_MODES = ("largest_remainder_v1", "weighted_sample_v2")
+ALLOC_MODES = ("largest_remainder_v1", "weighted_sample_v2", "settlement_clusters_v3")
 DEFAULT_MODE = "weighted_sample_v2"
 SAMPLE_LABEL = "s4_alloc_sample"
+CLUSTER_LABEL = "s4_cluster_draw"
+COUNTRY_STREAM_MERCHANT = 0  # the merchant id of a country's own substream (cluster mode)
 _MAX_SAMPLING_ROUNDS = 200
 _MAX_OVERSAMPLE_DOUBLINGS = 10
 
@@ -133,7 +143,7 @@ def _tile_id_rank(tile_id: np.ndarray, country_code: np.ndarray, n_countries: in
 # --------------------------------------------------------------------------------------------
 
 def allocate_pairs(pairs: pd.DataFrame, tiles: pd.DataFrame, K: int, seed: int, manifest_fingerprint: str,
-                   mode: str = DEFAULT_MODE, return_rng_accounting: bool = False):
+                   mode: str = DEFAULT_MODE, return_rng_accounting: bool = False, cluster_size: int = 2):
     """Allocate every pair's n_sites over its country's tiles.
 
     pairs: [merchant_id, country_iso, n_sites ≥ 1], one row per pair.
@@ -141,7 +151,8 @@ def allocate_pairs(pairs: pd.DataFrame, tiles: pd.DataFrame, K: int, seed: int, 
     Returns [merchant_id, country_iso, tile_id, n_sites_tile ≥ 1] sorted by that key, with
     Σ n_sites_tile = n_sites per pair. With return_rng_accounting (weighted_sample_v2), also returns
     [merchant_id, country_iso, shortfall, blocks]: Philox blocks consumed per pair (one per draw,
-    counter advanced from the substream start; duplicates rejected).
+    counter advanced from the substream start; duplicates rejected). In settlement_clusters_v3 a
+    country's blocks are counted on its first pair (lowest merchant_id) and shortfall = n_sites.
     """
     if mode not in ALLOC_MODES:
         raise AllocationInputError(f"unknown allocation mode {mode!r}; expected one of {ALLOC_MODES}")
@@ -155,6 +166,9 @@ def allocate_pairs(pairs: pd.DataFrame, tiles: pd.DataFrame, K: int, seed: int, 
     if K * int(n.max(initial=0)) >= 2**62:
         raise AllocationInputError("K · n_sites overflows int64")
 
+    if mode == "settlement_clusters_v3":
+        return _settlement_clusters(pairs, table, country, n, seed, manifest_fingerprint, cluster_size,
+                                    return_rng_accounting)
     big = _big_tiles(table, country, n)
     shortfall = n - _segment_sums(big.base, big.count)
     if mode == "largest_remainder_v1":
@@ -173,6 +187,47 @@ def allocate_pairs(pairs: pd.DataFrame, tiles: pd.DataFrame, K: int, seed: int, 
     accounting = pairs[["merchant_id", "country_iso"]].copy()
     accounting["shortfall"] = shortfall
     accounting["blocks"] = blocks
+    return alloc, accounting
+
+
+def _settlement_clusters(pairs, table, country, n, seed, manifest_fingerprint, cluster_size, return_rng_accounting):
+    """settlement_clusters_v3 (module docstring): cluster tiles per country, sites dealt to cluster slots."""
+    if int(cluster_size) != cluster_size or cluster_size < 1:
+        raise AllocationInputError(f"cluster_size must be a positive integer, got {cluster_size!r}")
+    site_pair = np.repeat(np.arange(len(n)), n)
+    site_country = country[site_pair]
+    by_country = np.argsort(site_country, kind="stable")  # pairs are in (merchant, country) order
+    site_pair, site_country = site_pair[by_country], site_country[by_country]
+
+    used = np.unique(country)
+    n_sites = np.bincount(country, weights=n, minlength=len(table.countries)).astype(np.int64)[used]
+    n_clusters = np.maximum(n_sites // int(cluster_size), 1)
+    key, ctr_hi, ctr_lo = rng.substreams(seed, manifest_fingerprint, CLUSTER_LABEL,
+                                         np.full(len(used), COUNTRY_STREAM_MERCHANT), table.countries[used])
+
+    cluster_owner = np.repeat(np.arange(len(used)), n_clusters)
+    cluster_block = _rank_within_groups(cluster_owner)
+    x0, _ = rng.philox2x64(key[cluster_owner], *rng.add_to_counter(ctr_hi[cluster_owner], ctr_lo[cluster_owner],
+                                                                   cluster_block))
+    t = rng.mulhi(x0, np.full(len(x0), table.K, dtype=np.uint64)).astype(np.int64)
+    cluster_pos = _searchsorted_right(table.cum_weight, used[cluster_owner] * table.K + t)
+    # cluster j of a country holds N // clusters outlets, one more for the first N % clusters clusters
+    slots = n_sites[cluster_owner] // n_clusters[cluster_owner] + (cluster_block < n_sites[cluster_owner] %
+                                                                     n_clusters[cluster_owner])
+    slot_pos = np.repeat(cluster_pos, slots)
+
+    site_owner = np.repeat(np.arange(len(used)), n_sites)
+    site_block = n_clusters[site_owner] + _rank_within_groups(site_owner)
+    u, _ = rng.philox2x64(key[site_owner], *rng.add_to_counter(ctr_hi[site_owner], ctr_lo[site_owner], site_block))
+    shuffled = np.lexsort((np.arange(len(u)), u, site_owner))
+    alloc = _counts_frame(pairs, table, site_pair[shuffled], slot_pos, np.ones(len(slot_pos), dtype=np.int64))
+    if not return_rng_accounting:
+        return alloc
+    blocks = np.zeros(len(n), dtype=np.int64)
+    first_pair = np.full(len(table.countries), len(n))
+    np.minimum.at(first_pair, country, np.arange(len(n)))
+    blocks[first_pair[used]] = n_clusters + n_sites
+    accounting = pairs[["merchant_id", "country_iso"]].assign(shortfall=n, blocks=blocks)
     return alloc, accounting
 
 

@@ -15,7 +15,8 @@ import duckdb
 
 from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
 from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
-from gatehouse.sites import freeze, runner, sources
+from gatehouse.sites.policy import outlet_policy_path
+from gatehouse.sites import freeze, geoparquet, maps, runner, sensitivity, sources
 
 GRADES = ("B", "B+")
 SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
@@ -28,7 +29,10 @@ EXPORTS = {  # table -> order; written as parquet into results/
     "realism_nn_quantiles": "seed, scope = 'all' desc, scope",
     "realism_collapse_sentinel": "seed, n_sites desc, country_iso",
     "realism_bootstrap_ci": "seed, metric",
+    "realism_plausibility": "seed, check_id",
+    "realism_urban_balance": "seed, country_iso",
 }
+SITE_KEY = "seed, merchant_id, legal_country_iso, site_order"
 
 
 def _check_grade(target_grade: str) -> str:
@@ -56,7 +60,7 @@ def _rows(database: Path, sql: str) -> list[dict]:
 
 
 def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None = None,
-          target_grade: str = "B+") -> tuple[Path, bool]:
+          target_grade: str = "B") -> tuple[Path, bool]:
     """Scorecard, gates and grade of any site_locations parquet; returns (run dir, target reached)."""
     path = Path(site_locations).resolve()
     if not path.is_file():
@@ -85,7 +89,7 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
         return run.final, reached
 
 
-def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B+", catalogue: str | None = None,
+def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue: str | None = None,
             policy_dir: str | None = None, catalogue_seed: int = 42, last_good: str | None = None) -> tuple[Path, bool]:
     """The whole chain for every certification seed in one build, graded and certified."""
     _check_grade(target_grade)
@@ -107,11 +111,13 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B+", catalogu
         database = run.staging / "warehouse.duckdb"
         summary = dbt_run_then_test(CERTIFY_SELECT, variables, database, run.staging / "dbt")
         chain_failures = [node["name"] for node in test_statuses(summary)
-                          if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-"))]
+                          if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-", "P-"))]
         if chain_failures:
             raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
         _export(database, run.results, {**EXPORTS, "realism_stability": "metric"})
-        certificate = certificate_document(database, checked, seeds)
+        _publish_sites(database, run, inputs)
+        alternatives = sensitivity.score_priors(run.staging / "sensitivity", inputs, seeds[0])
+        certificate = certificate_document(database, checked, inputs, alternatives)
         (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
         reached = certificate["reaches_target"]
         run.record.update({"phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds), "target_grade": target_grade,
@@ -120,18 +126,37 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B+", catalogu
                            "manifest_fingerprint": checked["manifest_fingerprint"],
                            "dbt": {"invocation_id": summary["invocation_id"], "tests": test_statuses(summary)}})
         run.artifact("certificate_json", "results/certificate.json")
+        run.record["prior_sensitivity"] = [{key: row[key] for key in ("prior", "seed_grade", "plausibility_pass")}
+                                           for row in alternatives]
         for table in [*EXPORTS, "realism_stability"]:
             run.artifact(table, f"results/{table}.parquet")
         return run.final, reached
 
 
-def certificate_document(database: Path, checked: dict, seeds: list[int]) -> dict:
+def _publish_sites(database: Path, run, inputs: sources.SitesInputs) -> None:
+    """site_locations of every seed as GeoParquet, and a PNG map per seed (world + 3 largest countries)."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        sites = con.execute(f"select * from site_locations order by {SITE_KEY}").df()
+        countries = sources.country_geometries(con.execute("select country_iso, geometry_wkb from stg_geo__countries").df())
+    finally:
+        con.close()
+    geoparquet.write_geoparquet(sites, run.results / "site_locations.geoparquet")
+    run.artifact("site_locations_geoparquet", "results/site_locations.geoparquet")
+    for seed in inputs.seeds:
+        for path in maps.write_site_maps(sites[sites["seed"] == seed], countries, run.results / "maps", seed):
+            run.artifact(f"maps/{path.name}", f"results/maps/{path.name}")
+
+
+def certificate_document(database: Path, checked: dict, inputs: sources.SitesInputs, alternatives: list[dict]) -> dict:
     """certificate.json: deterministic (no timestamps, no paths) for the same inputs."""
     summary = _rows(database, "select * from realism_certificate")[0]
     rank = {"NONE": 0, "B": 1, "B+": 2}
+    seeds = list(inputs.seeds)
     return {
         "segment": "1B",
         "seeds": sorted(seeds),
+        "catalogue": _catalogue_provenance(inputs),
         "parameter_hash": checked["parameter_hash"],
         "manifest_fingerprint": checked["manifest_fingerprint"],
         "certified_grade": summary["certified_grade"],
@@ -142,4 +167,31 @@ def certificate_document(database: Path, checked: dict, seeds: list[int]) -> dic
         "grades": _rows(database, "select * from realism_grades order by seed"),
         "stability": _rows(database, "select * from realism_stability order by metric"),
         "bootstrap_ci": _rows(database, "select * from realism_bootstrap_ci order by seed, metric"),
+        "gates": _rows(database, "select * from realism_gates order by grade, gate_id"),
+        "plausibility": _rows(database, "select * from realism_plausibility order by seed, check_id"),
+        "urban_balance": _rows(database, "select * from realism_urban_balance order by seed, country_iso"),
+        "bplus_frontier": _rows(database, FRONTIER_SQL),
+        "prior_sensitivity": {"seed": seeds[0], "alternatives": alternatives},
     }
+
+
+# Every B+ gate that fails on some seed: how far each seed is from it (the frontier a B certificate shows).
+FRONTIER_SQL = """
+select gate_id, metric, comparison, threshold, seed, metric_value, passed,
+    case comparison when 'at_most' then metric_value - threshold else threshold - metric_value end as shortfall
+from realism_gate_results
+where grade = 'B+' and gate_id in (select gate_id from realism_gate_results where grade = 'B+' and not passed)
+order by gate_id, seed
+"""
+
+
+def _catalogue_provenance(inputs: sources.SitesInputs) -> dict:
+    """Where each seed's 1A catalogue came from (the derivation of its surrogate catalogue seed)."""
+    if inputs.catalogue_path is not None:
+        return {"source": "user", "sha256": sha256_file(inputs.catalogue_path), "same_for_every_seed": True}
+    outlet_policy = outlet_policy_path(inputs.policy_dir)
+    return {"source": "surrogate", "policy_file": outlet_policy.name, "policy_sha256": sha256_file(outlet_policy),
+            "base_catalogue_seed": inputs.catalogue_seed,
+            "derivation": "LE u64 of SHA256(UER('gatehouse.1A.catalogue_seed') || LE64(base) || LE64(seed))[0:8]",
+            "catalogue_seeds": {str(seed): sources.catalogue_seed_for(inputs.catalogue_seed, seed)
+                                for seed in inputs.seeds}}

@@ -32,7 +32,10 @@ from gatehouse.sites import geodata, outlets, policy, sources
 from gatehouse.sites.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
 
 AUTHORITY_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_authority.json"
-AUTHORITY_VERSION = "outlets_1a_authority.v1"
+AUTHORITY_VERSION = "outlets_1a_authority.v2"
+# The authority's untuned prior: outlets in proportion to population (exponent 1), not the candidate.
+AUTHORITY_PRIOR_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_population_proportional.yaml"
+PLAUSIBILITY_SEEDS = PROJECT_DIR / "seeds" / "sites"
 AUTHORITY_SEED = 42
 PHI_COLUMN = "phi"
 GUARD_COLUMNS = [
@@ -69,29 +72,22 @@ def load_authority(path: str | Path = AUTHORITY_PATH) -> dict:
     return document
 
 
-def surrogate_simulation(policy_path: Path, catalogue_seed: int, countries: pd.DataFrame,
-                         places: pd.DataFrame) -> outlets.OutletSimulation:
-    """The surrogate exactly as ``sources.surrogate_catalogue`` makes it, with its per-merchant phi."""
-    places = places.loc[places["population"] >= 500].sort_values("geonameid", kind="stable")
-    southern = outlets.southern_population_share(places, countries)
-    return outlets.simulate_outlets(countries, outlets.load_outlet_policy(policy_path), catalogue_seed, southern)
-
-
-def authority_document(policy_path: Path = outlets.DEFAULT_POLICY_PATH, catalogue_seed: int = AUTHORITY_SEED,
+def authority_document(policy_path: Path = AUTHORITY_PRIOR_PATH, catalogue_seed: int = AUTHORITY_SEED,
                        countries: pd.DataFrame | None = None, places: pd.DataFrame | None = None) -> dict:
     """The authority as generated now from a policy: the frozen file must equal this for the default."""
     countries = geodata.load_countries() if countries is None else countries
     places = geodata.load_places(0) if places is None else places
-    simulation = surrogate_simulation(Path(policy_path), catalogue_seed, countries, places)
+    simulation = sources.outlet_simulation(Path(policy_path), catalogue_seed, countries, places)
     metrics = outlet_catalogue_metrics(simulation.catalogue, simulation.merchants["phi"])
     bands = load_bands()
     b_passes = band_passes(metrics, bands, "B")
     return {
         "authority_version": AUTHORITY_VERSION,
         "note": ("Frozen Segment 1A authority for the 1B freeze guard (segment_1b.md §5, task card §2.0): "
-                 "1A metrics of the default surrogate outlet catalogue at catalogue seed 42. Do not edit by hand "
-                 "and do not regenerate when outlets_1a.yaml changes: a changed policy is a reopened 1A candidate "
-                 "that must PASS against this file. The candidate-set metrics (candidate_count_median, "
+                 "1A metrics of the surrogate outlet catalogue under the untuned population-proportional prior "
+                 "(outlets_1a_population_proportional.yaml) at catalogue seed 42, not of the candidate default. "
+                 "Do not edit by hand: any other catalogue is a reopened 1A candidate that must PASS against "
+                 "this file. The candidate-set metrics (candidate_count_median, "
                  "spearman_candidates_realized, realization_ratio_median) need a candidate set the surrogate "
                  "does not have and are absent; phi metrics come from the surrogate's per-merchant NB dispersion."),
         "bands_version": bands["bands_version"],
@@ -134,20 +130,20 @@ def _project_relative(path: Path) -> str:
 # phi of a catalogue
 
 
-def catalogue_phi(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None,
+def catalogue_phi(inputs: sources.SitesInputs, catalogue: pd.DataFrame, seed: int, countries: pd.DataFrame | None,
                   places: pd.DataFrame | None) -> tuple[np.ndarray | None, str]:
-    """(per-merchant phi or None, where it came from) for the catalogue a build reads."""
+    """(per-merchant phi or None, where it came from) for the catalogue of 1B seed `seed`."""
     if inputs.catalogue_path is not None:
         return user_catalogue_phi(inputs.catalogue_path, catalogue)
-    outlet_policy_path = policy.outlet_policy_path(inputs.policy_dir)
-    simulation = surrogate_simulation(outlet_policy_path, inputs.catalogue_seed, countries, places)
+    simulation = sources.surrogate_simulation(inputs, countries, places, seed)
     regenerated = simulation.catalogue[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
     staged = catalogue.sort_values(["merchant_id", "legal_country_iso", "site_order"],
                                    kind="stable")[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
+    source = (f"{policy.outlet_policy_path(inputs.policy_dir).name}, catalogue seed "
+              f"{sources.catalogue_seed_for(inputs.catalogue_seed, seed)} of 1B seed {seed}")
     if not _same_rows(regenerated, staged):
-        return None, (f"not available: the surrogate regenerated from {outlet_policy_path} at catalogue seed "
-                      f"{inputs.catalogue_seed} differs from the staged catalogue")
-    return simulation.merchants["phi"].to_numpy(), f"surrogate regenerated ({outlet_policy_path.name}, seed {inputs.catalogue_seed})"
+        return None, f"not available: the surrogate regenerated ({source}) differs from the staged catalogue"
+    return simulation.merchants["phi"].to_numpy(), f"surrogate regenerated ({source})"
 
 
 def _same_rows(left: pd.DataFrame, right: pd.DataFrame) -> bool:
@@ -191,13 +187,16 @@ def guard_catalogue(catalogue: pd.DataFrame, phi: Any = None, authority: Mapping
             "authority_policy_sha256": authority["source"]["policy_sha256"]}
 
 
-def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None = None,
-                       places: pd.DataFrame | None = None, authority_path: Path = AUTHORITY_PATH) -> dict:
-    """phi + guard for a build's catalogue; any exception becomes a FAIL result naming it (fail closed)."""
+def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, seed: int,
+                       countries: pd.DataFrame | None = None, places: pd.DataFrame | None = None,
+                       authority_path: Path = AUTHORITY_PATH) -> dict:
+    """phi + guard + country mix for the catalogue of one 1B seed; any exception becomes a FAIL result
+    naming it (fail closed)."""
     try:
         authority = load_authority(authority_path)
-        phi, phi_source = catalogue_phi(inputs, catalogue, countries, places)
+        phi, phi_source = catalogue_phi(inputs, catalogue, seed, countries, places)
         result = guard_catalogue(catalogue, phi, authority)
+        mix_reasons = country_mix_reasons(catalogue, countries if countries is not None else geodata.load_countries())
     except Exception as exc:  # §5: a scoring exception is a FAIL, never a pass by omission
         return {"status": "FAIL", "reasons": [f"scoring error: {type(exc).__name__}: {exc}"], "eligible_B": False,
                 "b_pass_count": 0, "authority_b_pass_count": None, "metrics": {}, "authority_metrics": {},
@@ -205,7 +204,59 @@ def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, cou
                 "authority_policy_sha256": None}
     if phi is None and result["status"] == "FAIL":
         result["reasons"] = [*result["reasons"], f"phi {phi_source}"]
+    if mix_reasons:
+        result = {**result, "status": "FAIL", "reasons": [*mix_reasons, *result["reasons"]]}
     return {**result, "phi_source": phi_source}
+
+
+def evaluate_catalogues(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None = None,
+                        places: pd.DataFrame | None = None, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+    """evaluate_catalogue for every seed of a per-seed catalogue (column `seed`)."""
+    return {int(seed): evaluate_catalogue(inputs, rows.drop(columns="seed"), int(seed), countries, places,
+                                          authority_path)
+            for seed, rows in catalogue.groupby("seed", sort=True)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Country mix: plausibility P-1 and P-2 on the catalogue (thresholds from seeds/sites/plausibility_*.csv)
+
+
+def plausibility_rules() -> dict:
+    """{'min_population', 'max_unpopulated_sites', 'min_spearman'} from the plausibility seeds."""
+    checks = pd.read_csv(PLAUSIBILITY_SEEDS / "plausibility_checks.csv").set_index("check_id")["threshold"]
+    parameters = pd.read_csv(PLAUSIBILITY_SEEDS / "plausibility_parameters.csv").set_index("parameter")["value"]
+    return {"min_population": float(parameters["populated_min_population"]),
+            "max_unpopulated_sites": float(checks["P-1"]), "min_spearman": float(checks["P-2"])}
+
+
+def country_mix_reasons(catalogue: pd.DataFrame, countries: pd.DataFrame, rules: Mapping | None = None) -> list[str]:
+    """E304 for sites in territories below the populated minimum (naming each territory and its count);
+    E305 when site counts do not rank-follow population (Spearman over the populated countries of
+    `countries`, a country without sites counting 0)."""
+    rules = plausibility_rules() if rules is None else rules
+    population = sources.iso_codes_table().set_index("country_iso")["population"]
+    counts = catalogue.groupby("legal_country_iso").size()
+    in_unpopulated = counts[counts.index.map(population).fillna(0) < rules["min_population"]]
+    reasons = []
+    if in_unpopulated.sum() > rules["max_unpopulated_sites"]:
+        listed = ", ".join(f"{iso} {n} site(s), {int(population.get(iso, 0))} inhabitants"
+                           for iso, n in in_unpopulated.items())
+        reasons.append(f"E304_UNPOPULATED_TERRITORY: legal_country_iso has sites in territories with fewer than "
+                       f"{rules['min_population']:.0f} inhabitants (GeoNames): {listed}")
+    universe = countries["country_iso"][countries["country_iso"].map(population).fillna(0) >= rules["min_population"]]
+    rho = spearman(counts.reindex(universe).fillna(0).to_numpy(), universe.map(population).to_numpy())
+    if not rho >= rules["min_spearman"]:
+        reasons.append(f"E305_COUNTRY_MIX_RANK: site counts per legal country do not follow population: Spearman "
+                       f"{rho:.3f} < {rules['min_spearman']} over {len(universe)} populated countries")
+    return reasons
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation with average ranks for ties (NaN when a side is constant)."""
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def guard_table(result: Mapping, bands: Mapping | None = None) -> pd.DataFrame:
@@ -269,25 +320,27 @@ def _band_text(band: Any) -> str:
 # Refusal before a certification build
 
 
-def check_inputs(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict:
-    """The guard result for the catalogue these inputs name, computed in Python without dbt."""
+def check_inputs(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+    """The guard result per 1B seed for the catalogues these inputs name, computed in Python without dbt."""
     countries = geodata.load_countries(inputs.countries_zip_path)
     iso_codes = set(sources.iso_codes_table()["country_iso"])
     places = geodata.load_places(0) if inputs.catalogue_path is None else None
     catalogue = sources.catalogue_table(inputs, countries, places, iso_codes)
-    return evaluate_catalogue(inputs, catalogue, countries, places, authority_path)
+    return evaluate_catalogues(inputs, catalogue, countries, places, authority_path)
 
 
-def require_pass(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict:
-    """Refuse (RunError, exit 2) unless the catalogue's 1A freeze guard status is PASS."""
-    result = check_inputs(inputs, authority_path)
-    if result["status"] != "PASS":
-        source = inputs.catalogue_path or f"surrogate catalogue (seed {inputs.catalogue_seed}, {inputs.policy_dir})"
-        raise RunError(f"1A freeze guard FAIL for {source} against {authority_path}: "
-                       f"{'; '.join(result['reasons'])}; no 1B certification run is allowed on this catalogue")
-    return result
+def require_pass(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+    """Refuse (RunError, exit 2) unless the catalogue of every seed PASSes the 1A freeze guard."""
+    results = check_inputs(inputs, authority_path)
+    failed = {seed: result for seed, result in results.items() if result["status"] != "PASS"}
+    if failed:
+        source = inputs.catalogue_path or f"surrogate catalogue (base seed {inputs.catalogue_seed}, {inputs.policy_dir})"
+        seed, result = next(iter(failed.items()))
+        raise RunError(f"1A freeze guard FAIL for {source} (1B seed {seed}) against {authority_path}: "
+                       f"{'; '.join(result['reasons'])}; no 1B run is allowed on this catalogue")
+    return results
 
 
 __all__ = ["AUTHORITY_PATH", "FreezeGuardError", "authority_document", "catalogue_phi", "check_inputs",
-           "evaluate_catalogue", "guard_catalogue", "guard_table", "load_authority", "require_pass",
-           "write_authority"]
+           "country_mix_reasons", "evaluate_catalogue", "evaluate_catalogues", "guard_catalogue", "guard_table",
+           "load_authority", "require_pass", "write_authority"]

@@ -54,6 +54,7 @@ _NUMERIC_KEYS: dict[str, tuple[str, float | None, float | None]] = {
     "home_country_mix.gdp_exponent": ("float", 0.0, 3.0),
     "home_country_mix.southern_boost": ("float", 0.0, None),
     "home_country_mix.country_cap_share": ("float", 0.0, 1.0),
+    "home_country_mix.min_country_population": ("int", 0, None),
     "outlets_per_merchant.single_site_share": ("float", 0.0, 1.0),
     "outlets_per_merchant.multi_site_min_outlets": ("int", 2, None),
     "outlets_per_merchant.nb_mean_above_min": ("float", 0.0, None),
@@ -179,13 +180,13 @@ def home_country_shares(
     """Share of merchants homed in each country (indexed by country_iso, sums to 1)."""
     mix = policy["home_country_mix"]
     iso = countries["country_iso"].to_numpy()
-    allowed = ~np.isin(iso, list(mix.get("excluded_countries") or []))
+    allowed = ~np.isin(iso, list(mix.get("excluded_countries") or [])) & populated(countries, policy)
     if not allowed.any():
-        raise ValueError("home_country_mix.excluded_countries excludes every country in the input frame")
+        raise ValueError("home_country_mix: excluded_countries and min_country_population exclude every country")
 
     blend = mix["blend"]
     base = (
-        float(blend["population"]) * _power_share(countries["pop_est"], mix["population_exponent"], allowed)
+        float(blend["population"]) * _power_share(countries["population"], mix["population_exponent"], allowed)
         + float(blend["gdp"]) * _power_share(countries["gdp_md"], mix["gdp_exponent"], allowed)
         + float(blend["uniform"]) * allowed / allowed.sum()
     )
@@ -194,6 +195,12 @@ def home_country_shares(
     shares = _apply_region_floors(shares, countries["macro_region"].to_numpy(), mix.get("region_floors") or {})
     shares = _cap_shares(shares, float(mix["country_cap_share"]))
     return pd.Series(shares, index=pd.Index(iso, name="country_iso"), name="home_share")
+
+
+def populated(countries: pd.DataFrame, policy: Mapping) -> np.ndarray:
+    """Countries with at least min_country_population inhabitants (GeoNames `population` column)."""
+    minimum = int(policy["home_country_mix"]["min_country_population"])
+    return countries["population"].to_numpy(dtype=np.float64) >= minimum
 
 
 def _power_share(values: pd.Series, exponent: float, allowed: np.ndarray) -> np.ndarray:

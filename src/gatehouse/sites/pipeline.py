@@ -142,7 +142,8 @@ def alloc_plan(requirements: pd.DataFrame, tile_weights_table: pd.DataFrame, all
         raise RequirementsError(f"E303_COUNTRY_WITHOUT_TILES: s2_tile_weights has no tiles for {untiled[:10]}")
     dp = int(used["dp"].iloc[0]) if len(used) else 0
     plan, accounting = alloc.allocate_pairs(pairs, used[["country_iso", "tile_id", "weight_fp"]], 10**dp, seed,
-                                            fingerprint, alloc_policy["mode"], return_rng_accounting=True)
+                                            fingerprint, alloc_policy["mode"], return_rng_accounting=True,
+                                            cluster_size=alloc_policy.get("cluster_size", 2))
     plan = plan.merge(accounting.rename(columns={"blocks": "pair_rng_blocks", "shortfall": "pair_shortfall"}),
                       on=["merchant_id", "country_iso"])
     return plan.rename(columns={"country_iso": "legal_country_iso"})

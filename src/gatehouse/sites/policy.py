@@ -204,7 +204,10 @@ def _alloc_plan(document: Mapping) -> dict:
     mode = document.get("mode")
     if mode not in alloc.ALLOC_MODES:
         raise ValueError(f"mode: expected one of {list(alloc.ALLOC_MODES)}, got {mode!r}")
-    return {"policy_version": document["policy_version"], "mode": mode}
+    cluster_size = document.get("cluster_size", 2)
+    if isinstance(cluster_size, bool) or not isinstance(cluster_size, int) or cluster_size < 1:
+        raise ValueError(f"cluster_size: expected a positive integer, got {cluster_size!r}")
+    return {"policy_version": document["policy_version"], "mode": mode, "cluster_size": cluster_size}
 
 
 def _jitter(document: Mapping) -> dict:

@@ -18,13 +18,14 @@ import duckdb
 
 from gatehouse.dbt_invoke import dbt_build, test_statuses
 from gatehouse.runs import RunError, code_version, copy_to_parquet, new_run, sha256_file
-from gatehouse.sites import bundle, geodata, lineage, pipeline, policy, sources
+from gatehouse.sites import bundle, freeze, geodata, geoparquet, lineage, maps, pipeline, policy, sources
 
 STAGE_TAG = "S1B"
 PHASE_ID = "SITES_1B"
 SELECT = ["tag:sites"]
 EXCLUDE = ["tag:realism"]  # one seed is placed here; grading and certification are `sites score`/`certify`
 EGRESS_FILE = "site_locations.parquet"
+GEOPARQUET_FILE = "site_locations.geoparquet"
 PK = "merchant_id, legal_country_iso, site_order"
 
 
@@ -84,6 +85,7 @@ def _check_gate(inputs: sources.SitesInputs, upstream_mf: str | None) -> None:
 
 def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
     checked = precheck(inputs)
+    freeze.require_pass(inputs)  # 1A freeze guard (authority + country mix): refused before anything is built
     sealed = checked["sealed"]
     config = {
         "project_id": "gatehouse", "phase_id": PHASE_ID, "seed": inputs.seed,
@@ -103,6 +105,7 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
                       for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
             counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "
                                  "count(distinct legal_country_iso) as countries from site_locations").df().iloc[0]
+            _write_geoparquet_and_maps(con, run, inputs.seed)
         finally:
             con.close()
         counts = {key: int(value) for key, value in counts.items()}
@@ -125,6 +128,16 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
         for path in sorted((run.staging / bundle_dir).iterdir()):
             run.artifact(f"validation/{path.name}", (bundle_dir / path.name).as_posix())
         return run.final
+
+
+def _write_geoparquet_and_maps(con, run, seed: int) -> None:
+    """site_locations.geoparquet (the egress with point geometry) and the PNG maps of this seed."""
+    sites = con.execute(f"select * exclude (seed) from site_locations order by {PK}").df()
+    geoparquet.write_geoparquet(sites, run.staging / GEOPARQUET_FILE)
+    run.artifact("site_locations_geoparquet", GEOPARQUET_FILE)
+    countries = sources.country_geometries(con.execute("select country_iso, geometry_wkb from stg_geo__countries").df())
+    for path in maps.write_site_maps(sites, countries, run.staging / "maps", seed):
+        run.artifact(f"maps/{path.name}", f"maps/{path.name}")
 
 
 def _check_tokens(receipt, checked: dict) -> None:

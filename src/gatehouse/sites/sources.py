@@ -30,6 +30,7 @@ CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "si
 UPSTREAM_COLUMNS = {"manifest_fingerprint": "upstream_manifest_fingerprint", "global_seed": "upstream_seed"}
 ISO_FILE = "countries.json"
 SURROGATE_SEED_NAME = "outlet_catalogue_seed.le64"
+CATALOGUE_SEED_DOMAIN = "gatehouse.1A.catalogue_seed"
 SEALED_COLUMNS = ["asset_id", "role", "name", "path", "version_tag", "sha256_hex", "bytes"]
 
 
@@ -133,10 +134,12 @@ def places_table() -> pd.DataFrame:
 
 
 def iso_codes_table() -> pd.DataFrame:
-    """The ISO 3166 list every country code must belong to (GeoNames countryInfo, 252 codes)."""
+    """The ISO 3166 list every country code must belong to (GeoNames countryInfo, 252 codes), with the
+    GeoNames country population."""
     raw = json.loads(iso_codes_path().read_bytes())
     rows = [{"country_iso": code.upper(), "iso3": entry.get("iso3"), "name": entry.get("name"),
-             "continent": entry.get("continentcode")} for code, entry in raw.items()]
+             "continent": entry.get("continentcode"), "population": int(entry.get("population") or 0)}
+            for code, entry in raw.items()]
     return pd.DataFrame(rows).sort_values("country_iso").reset_index(drop=True)
 
 
@@ -235,18 +238,58 @@ def _constant_column(frame: pd.DataFrame, column: str, source: str):
 
 def catalogue_table(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame,
                     iso_codes: set[str]) -> pd.DataFrame:
-    """The user's validated catalogue, or the seeded surrogate (countries with shapely geometry)."""
+    """One validated catalogue per 1B seed, with a `seed` column (countries with shapely geometry).
+
+    A user catalogue is the same for every seed. The surrogate of 1B seed s is generated at catalogue
+    seed `catalogue_seed_for(inputs.catalogue_seed, s)`, so certification seeds vary the country mix too.
+    """
     if inputs.catalogue_path is not None:
-        return validate_catalogue(read_catalogue(inputs.catalogue_path), iso_codes, str(inputs.catalogue_path))
-    surrogate = surrogate_catalogue(inputs, countries, places)
-    return validate_catalogue(surrogate, iso_codes, "surrogate outlet catalogue")
+        single = validate_catalogue(read_catalogue(inputs.catalogue_path), iso_codes, str(inputs.catalogue_path))
+        per_seed = [single.assign(seed=np.uint64(seed)) for seed in inputs.seeds]
+    else:
+        per_seed = [validate_catalogue(surrogate_catalogue(inputs, countries, places, seed), iso_codes,
+                                       f"surrogate outlet catalogue (1B seed {seed})").assign(seed=np.uint64(seed))
+                    for seed in inputs.seeds]
+    return pd.concat(per_seed, ignore_index=True)
 
 
-def surrogate_catalogue(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
-    outlet_policy = outlets.load_outlet_policy(policy.outlet_policy_path(inputs.policy_dir))
+def catalogue_seed_for(catalogue_seed: int, seed: int) -> int:
+    """The surrogate catalogue seed of 1B seed `seed`: LE u64 of
+    SHA256(UER("gatehouse.1A.catalogue_seed") ‖ LE64(catalogue_seed) ‖ LE64(seed))[0:8]."""
+    label = CATALOGUE_SEED_DOMAIN.encode()
+    digest = hashlib.sha256(struct.pack("<I", len(label)) + label + struct.pack("<QQ", catalogue_seed, seed)).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def surrogate_catalogue(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The surrogate catalogue of 1B seed `seed`."""
+    return surrogate_simulation(inputs, countries, places, seed).catalogue
+
+
+def surrogate_simulation(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame,
+                         seed: int) -> outlets.OutletSimulation:
+    """The surrogate of 1B seed `seed` with its per-merchant companion frame (phi)."""
+    return outlet_simulation(policy.outlet_policy_path(inputs.policy_dir), catalogue_seed_for(inputs.catalogue_seed, seed),
+                             countries, places)
+
+
+def outlet_simulation(policy_path: Path, catalogue_seed: int, countries: pd.DataFrame,
+                      places: pd.DataFrame) -> outlets.OutletSimulation:
+    """outlets.simulate_outlets under an outlet policy file, with GeoNames country populations."""
+    return outlets.simulate_outlets(with_country_population(countries), outlets.load_outlet_policy(policy_path),
+                                    catalogue_seed, southern_share_of(countries, places))
+
+
+def southern_share_of(countries: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
+    """Population-weighted southern share per country from places of >= 500 people (outlets.southern_population_share)."""
     places = places.loc[places["population"] >= 500].sort_values("geonameid", kind="stable")
-    southern = outlets.southern_population_share(places, countries)
-    return outlets.generate_outlet_catalogue(countries, outlet_policy, inputs.catalogue_seed, southern)
+    return outlets.southern_population_share(places, countries)
+
+
+def with_country_population(countries: pd.DataFrame) -> pd.DataFrame:
+    """countries plus `population`: the GeoNames country population (countryInfo), 0 where unknown."""
+    population = iso_codes_table().set_index("country_iso")["population"]
+    return countries.assign(population=countries["country_iso"].map(population).fillna(0).astype("int64"))
 
 
 def untiled_countries(catalogue_countries: set[str], tiled_policy_countries: list[str],

@@ -185,3 +185,67 @@ def test_pair_diagnostics_known_answer():
     # m = 10 > n = 4: q = 0, r = 4, floors 1/n and 1/n
     assert diag.loc[2, "top1_floor"] == pytest.approx(1 / 4) and diag.loc[2, "hhi_floor"] == pytest.approx(1 / 4)
     assert diag.loc[2, "top1"] == 1.0
+
+
+# --- settlement_clusters_v3 -----------------------------------------------------------------------
+
+CLUSTERS = "settlement_clusters_v3"
+
+
+def clustered(pairs, tiles, seed=7, cluster_size=2, K=1000):
+    return allocate_pairs(pairs, tiles, K, seed, MF, mode=CLUSTERS, return_rng_accounting=True,
+                          cluster_size=cluster_size)
+
+
+def test_clusters_keep_every_pair_total_and_fill_country_clusters():
+    pairs, tiles = random_world(11)
+    alloc, accounting = clustered(pairs, tiles, cluster_size=3)
+    totals = alloc.groupby(["merchant_id", "country_iso"])["n_sites_tile"].sum()
+    assert totals.to_dict() == pairs.set_index(["merchant_id", "country_iso"])["n_sites"].to_dict()
+    country_sites = pairs.groupby("country_iso")["n_sites"].sum()
+    per_tile = alloc.groupby(["country_iso", "tile_id"])["n_sites_tile"].sum()
+    # every drawn tile holds whole clusters of 3 or 4 outlets (several clusters may share a tile)
+    for country, n in country_sites.items():
+        tile_totals = per_tile.loc[country]
+        clusters = max(n // 3, 1)
+        assert tile_totals.sum() == n and (tile_totals >= min(n, 3)).all()
+        assert len(tile_totals) <= clusters
+    # one substream per country: N // c draws for the clusters, N for the shuffle, on the first pair
+    first_pairs = accounting.groupby("country_iso").head(1)
+    assert accounting["blocks"].sum() == int((country_sites + (country_sites // 3).clip(lower=1)).sum())
+    assert (first_pairs["blocks"] > 0).all() and (accounting["blocks"] > 0).sum() == len(country_sites)
+
+
+def test_cluster_worked_example_one_country_two_tiles():
+    tiles = pd.DataFrame({"country_iso": ["AA", "AA", "AA"], "tile_id": [5, 9, 12], "weight_fp": [1000, 0, 0]})
+    pairs = pd.DataFrame({"merchant_id": [1, 2], "country_iso": ["AA", "AA"], "n_sites": [3, 2]})
+    alloc, accounting = clustered(pairs, tiles)
+    # all weight on tile 5: 5 sites -> 2 clusters (3 + 2), both drawn to tile 5
+    assert alloc[["merchant_id", "tile_id", "n_sites_tile"]].values.tolist() == [[1, 5, 3], [2, 5, 2]]
+    assert accounting["blocks"].tolist() == [2 + 5, 0]
+
+
+def test_cluster_draws_follow_weights_and_never_zero_weight_tiles():
+    tiles = pd.DataFrame({"country_iso": ["AA"] * 4, "tile_id": [1, 2, 3, 4], "weight_fp": [500, 300, 200, 0]})
+    pairs = pd.DataFrame({"merchant_id": np.arange(1, 2001), "country_iso": "AA", "n_sites": 2})
+    alloc, _ = clustered(pairs, tiles, seed=3)
+    per_tile = alloc.groupby("tile_id")["n_sites_tile"].sum()
+    assert 4 not in per_tile.index
+    clusters = per_tile / 2  # every cluster holds exactly 2 outlets here
+    chi2 = stats.chisquare(clusters.to_numpy(), f_exp=np.array([0.5, 0.3, 0.2]) * clusters.sum())
+    assert chi2.pvalue > 1e-4
+
+
+def test_clusters_are_deterministic_and_move_with_the_seed():
+    pairs, tiles = random_world(5)
+    first, _ = clustered(pairs, tiles, seed=1)
+    again, _ = clustered(pairs.sample(frac=1, random_state=0), tiles.sample(frac=1, random_state=0), seed=1)
+    other, _ = clustered(pairs, tiles, seed=2)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+
+
+def test_cluster_size_must_be_a_positive_integer():
+    pairs, tiles = random_world(1)
+    with pytest.raises(AllocationInputError, match="cluster_size"):
+        clustered(pairs, tiles, cluster_size=0)

@@ -13,9 +13,13 @@ import pytest
 import yaml
 
 from gatehouse.runs import EXIT_FAILED, RunError, sha256_file
-from gatehouse.sites import certify, freeze, geodata, outlets, policy
+from gatehouse.sites import certify, freeze, geodata, outlets, policy, sources
 from gatehouse.sites.outlet_metrics import load_bands
 from gatehouse.sites.sources import SitesInputs
+
+from pathlib import Path
+
+TUNED_V1_POLICY = Path(__file__).parent / "fixtures" / "outlets_1a_tuned_v1.yaml"
 
 from .test_outlet_metrics import hand_catalogue
 
@@ -27,7 +31,8 @@ def geography():
 
 @pytest.fixture(scope="module")
 def default_simulation(geography):
-    return freeze.surrogate_simulation(outlets.DEFAULT_POLICY_PATH, 42, *geography)
+    """The default surrogate of 1B seed 42 (catalogue seed derived from base 42 and seed 42)."""
+    return sources.surrogate_simulation(SitesInputs(), *geography, 42)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +43,15 @@ def authority():
 # ----------------------------------------------------------------------------- the frozen authority
 
 
-def test_authority_was_frozen_from_the_default_policy(authority):
-    assert authority["source"]["policy_sha256"] == sha256_file(outlets.DEFAULT_POLICY_PATH), (
-        "policies/sites/outlets_1a.yaml changed after the 1A authority was frozen: a changed policy is a reopened "
-        "1A candidate that must PASS the guard; do not regenerate the authority to make it pass")
+def test_authority_was_frozen_from_the_untuned_prior_not_the_candidate(authority):
+    assert authority["source"]["policy_sha256"] == sha256_file(freeze.AUTHORITY_PRIOR_PATH), (
+        "the population-proportional prior changed after the 1A authority was frozen; do not regenerate the "
+        "authority to make a candidate pass")
+    assert authority["source"]["policy_sha256"] != sha256_file(outlets.DEFAULT_POLICY_PATH)
+    assert authority["source"]["policy_file"] == "policies/sites/outlets_1a_population_proportional.yaml"
+    prior = outlets.load_outlet_policy(freeze.AUTHORITY_PRIOR_PATH)["home_country_mix"]
+    assert prior["blend"] == {"population": 1.0, "gdp": 0.0, "uniform": 0.0} and prior["population_exponent"] == 1.0
+    assert (prior["southern_boost"], prior["region_floors"], prior["country_cap_share"]) == (0.0, {}, 1.0)
     assert authority["source"]["catalogue_seed"] == 42
 
 
@@ -60,9 +70,9 @@ def test_authority_known_answers(authority):
     assert metrics["single_site_share"] == pytest.approx(0.2847, abs=1e-4)
     assert metrics["top10_outlet_share"] == pytest.approx(0.3930, abs=1e-4)
     assert metrics["gini_outlets_per_merchant"] == pytest.approx(0.5700, abs=1e-4)
-    assert metrics["home_legal_mismatch_rate"] == pytest.approx(0.1676, abs=1e-4)
+    assert metrics["home_legal_mismatch_rate"] == pytest.approx(0.1648, abs=1e-4)
     assert metrics["multi_country_legal_spread"] == pytest.approx(0.2915, abs=1e-4)
-    assert metrics["size_gradient_pp"] == pytest.approx(21.76, abs=1e-2)
+    assert metrics["size_gradient_pp"] == pytest.approx(21.51, abs=1e-2)
     assert metrics["phi_cv"] == pytest.approx(0.1213, abs=1e-4)
     assert metrics["phi_p95_p05_ratio"] == pytest.approx(1.487, abs=1e-3)
     assert "candidate_count_median" not in metrics  # needs a candidate set
@@ -94,26 +104,27 @@ def test_bad_authority_file_is_named(tmp_path, content, message):
 
 
 def test_default_surrogate_passes_with_its_regenerated_phi(default_simulation, geography):
-    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, *geography)
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, 42, *geography)
     assert result["status"] == "PASS", result["reasons"]
     assert result["reasons"] == []
-    assert result["phi_source"] == "surrogate regenerated (outlets_1a.yaml, seed 42)"
+    catalogue_seed = sources.catalogue_seed_for(42, 42)
+    assert result["phi_source"] == f"surrogate regenerated (outlets_1a.yaml, catalogue seed {catalogue_seed} of 1B seed 42)"
     assert result["b_pass_count"] == result["authority_b_pass_count"] == 11
 
 
 def test_other_catalogue_seed_is_a_candidate_that_still_passes(geography, authority):
-    simulation = freeze.surrogate_simulation(outlets.DEFAULT_POLICY_PATH, 7, *geography)
+    simulation = sources.surrogate_simulation(SitesInputs(), *geography, 7)
     result = freeze.guard_catalogue(simulation.catalogue, simulation.merchants["phi"], authority)
     assert result["status"] == "PASS", result["reasons"]
-    assert result["metrics"]["top10_outlet_share"] == pytest.approx(0.396, abs=1e-3)
+    assert result["metrics"]["top10_outlet_share"] == pytest.approx(0.3975, abs=1e-4)
 
 
 def test_staged_catalogue_that_is_not_the_surrogate_has_no_phi_and_fails(default_simulation, geography):
     edited = default_simulation.catalogue.iloc[:-1]  # the last site of the last merchant is gone
-    result = freeze.evaluate_catalogue(SitesInputs(), edited, *geography)
+    result = freeze.evaluate_catalogue(SitesInputs(), edited, 42, *geography)
     assert result["status"] == "FAIL"
     assert "authority hard gate regressed: phi_cv" in result["reasons"]
-    assert result["reasons"][-1].startswith("phi not available: the surrogate regenerated from")
+    assert result["reasons"][-1].startswith("phi not available: the surrogate regenerated (outlets_1a.yaml")
 
 
 def test_more_concentrated_catalogue_fails_on_top10_and_gini(default_simulation, authority):
@@ -142,7 +153,7 @@ def test_single_country_catalogue_fails_on_mismatch_and_spread(default_simulatio
 
 
 def test_scoring_error_is_a_fail_not_a_crash(default_simulation, tmp_path):
-    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue,
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, 42,
                                        authority_path=tmp_path / "missing.json")
     assert result["status"] == "FAIL"
     assert result["reasons"][0].startswith("scoring error: FreezeGuardError:")
@@ -154,13 +165,14 @@ def test_scoring_error_is_a_fail_not_a_crash(default_simulation, tmp_path):
 
 
 def test_guard_table_one_row_per_banded_metric(default_simulation, geography):
-    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, *geography)
+    result = freeze.evaluate_catalogue(SitesInputs(), default_simulation.catalogue, 42, *geography)
     table = freeze.guard_table(result)
     bands = load_bands()
     assert list(table["metric"]) == list(bands["metrics"])
     assert list(table.columns) == freeze.GUARD_COLUMNS
     row = table.set_index("metric")
-    assert row.loc["single_site_share", "candidate_value"] == row.loc["single_site_share", "authority_value"]
+    assert row.loc["single_site_share", "candidate_value"] == result["metrics"]["single_site_share"]
+    assert row.loc["single_site_share", "authority_value"] == freeze.load_authority()["metrics"]["single_site_share"]
     assert (row.loc["single_site_share", "b_low"], row.loc["single_site_share", "b_high"]) == (0.25, 0.45)
     assert row.loc["size_gradient_pp", "b_band"] == ">= 5" and pd.isna(row.loc["size_gradient_pp", "b_high"])
     assert row.loc["no_identity_anomalies", "candidate_value"] == 1.0
@@ -211,10 +223,10 @@ def test_surrogate_as_user_catalogue_passes_only_with_its_phi_column(default_sim
     with_phi.to_parquet(tmp_path / "with_phi.parquet")
     default_simulation.catalogue.to_parquet(tmp_path / "without_phi.parquet")
     passed = freeze.evaluate_catalogue(SitesInputs(catalogue_path=tmp_path / "with_phi.parquet"),
-                                       default_simulation.catalogue)
+                                       default_simulation.catalogue, 42)
     assert passed["status"] == "PASS" and passed["phi_source"] == "user catalogue column phi"
     failed = freeze.evaluate_catalogue(SitesInputs(catalogue_path=tmp_path / "without_phi.parquet"),
-                                       default_simulation.catalogue)
+                                       default_simulation.catalogue, 42)
     assert failed["status"] == "FAIL" and failed["eligible_B"] is True
     assert failed["reasons"] == [
         "authority hard gate regressed: phi_cv", "authority hard gate regressed: phi_p95_p05_ratio",
@@ -230,7 +242,7 @@ def test_require_pass_refuses_a_failing_user_catalogue(tmp_path):
     assert error.value.exit_code == EXIT_FAILED
     message = str(error.value)
     assert "1A freeze guard FAIL" in message and "hand.parquet" in message
-    assert "no 1B certification run is allowed" in message
+    assert "no 1B run is allowed on this catalogue" in message
 
 
 def reopened_policy_dir(tmp_path, **outlets_changes):
@@ -248,10 +260,10 @@ def reopened_policy_dir(tmp_path, **outlets_changes):
 def test_reopened_surrogate_policy_that_breaks_1a_fails_the_guard(tmp_path):
     policy_dir = reopened_policy_dir(tmp_path, outlets_per_merchant__single_site_share=0.05,
                                      multi_country__share_of_merchants=0.2)
-    result = freeze.check_inputs(SitesInputs(policy_dir=policy_dir))
+    result = freeze.check_inputs(SitesInputs(policy_dir=policy_dir))[42]
     assert result["status"] == "FAIL"
-    assert result["phi_source"] == "surrogate regenerated (outlets_1a.yaml, seed 42)"
-    assert any(reason.startswith("hard gate failed: single_site_share=0.05") for reason in result["reasons"])
+    assert result["phi_source"].startswith("surrogate regenerated (outlets_1a.yaml, catalogue seed")
+    assert any(reason.startswith("hard gate failed: single_site_share=0.0") for reason in result["reasons"])  # ~0.05 < 0.10
 
 
 def test_certify_refuses_a_non_pass_catalogue_and_publishes_nothing(tmp_path):
@@ -261,3 +273,52 @@ def test_certify_refuses_a_non_pass_catalogue_and_publishes_nothing(tmp_path):
         certify.certify(runs_dir, [42, 7, 101, 202], catalogue=str(catalogue))
     assert error.value.exit_code == EXIT_FAILED
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+# ----------------------------------------------------------------------------- country mix (P-1, P-2)
+
+RULES = {"min_population": 500, "max_unpopulated_sites": 0, "min_spearman": 0.85}
+
+
+def sites_in(counts: dict) -> pd.DataFrame:
+    rows = [(1, iso, iso, order) for iso, n in counts.items() for order in range(1, n + 1)]
+    return pd.DataFrame(rows, columns=["merchant_id", "home_country_iso", "legal_country_iso", "site_order"])
+
+
+def test_country_mix_known_answers():
+    countries = pd.DataFrame({"country_iso": ["DE", "FR", "PN"]})  # GeoNames: DE 82.9M > FR 66.9M; PN 46 people
+    assert freeze.country_mix_reasons(sites_in({"DE": 10, "FR": 5}), countries, RULES) == []
+    reasons = freeze.country_mix_reasons(sites_in({"DE": 5, "FR": 10, "PN": 3}), countries, RULES)
+    assert reasons[0] == ("E304_UNPOPULATED_TERRITORY: legal_country_iso has sites in territories with fewer than "
+                          "500 inhabitants (GeoNames): PN 3 site(s), 46 inhabitants")
+    assert reasons[1] == ("E305_COUNTRY_MIX_RANK: site counts per legal country do not follow population: "
+                          "Spearman -1.000 < 0.85 over 2 populated countries")
+
+
+def test_spearman_uses_average_ranks_for_ties():
+    assert freeze.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486832980505138)
+    assert np.isnan(freeze.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_old_tuned_catalogue_fails_plausibility_and_the_new_guard(geography):
+    """The v1 default (uniform share, floors, southern boost, 2 % cap) put sites on uninhabited islands."""
+    simulation = sources.outlet_simulation(TUNED_V1_POLICY, 42, *geography)
+    reasons = freeze.country_mix_reasons(simulation.catalogue, geography[0])
+    assert reasons[0].startswith("E304_UNPOPULATED_TERRITORY")
+    for territory in ("HM 1", "UM 1", "GS 1", "PN 1"):  # each with a three-digit site count
+        assert f" {territory}" in reasons[0]
+    result = freeze.guard_catalogue(simulation.catalogue, simulation.merchants["phi"])
+    assert result["status"] == "PASS"  # the 1A merchant shape alone does not see it: the country mix does
+
+
+def test_require_pass_refuses_sites_in_an_uninhabited_territory(tmp_path, geography):
+    simulation = sources.surrogate_simulation(SitesInputs(), *geography, 42)
+    catalogue = simulation.catalogue.copy()
+    catalogue.loc[catalogue.index[:5], "legal_country_iso"] = "HM"  # five sites moved to Heard Island
+    catalogue["site_order"] = catalogue.groupby(["merchant_id", "legal_country_iso"]).cumcount() + 1
+    phi = simulation.merchants.set_index("merchant_id")["phi"]
+    catalogue.assign(phi=catalogue["merchant_id"].map(phi)).to_parquet(tmp_path / "heard.parquet")
+    with pytest.raises(RunError) as error:
+        freeze.require_pass(SitesInputs(catalogue_path=tmp_path / "heard.parquet"))
+    assert error.value.exit_code == EXIT_FAILED
+    assert "E304_UNPOPULATED_TERRITORY" in str(error.value) and "HM 5 site(s), 0 inhabitants" in str(error.value)

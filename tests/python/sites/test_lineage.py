@@ -92,7 +92,7 @@ def test_policies_move_parameter_hash_but_the_surrogate_policy_only_the_fingerpr
     base = pipeline.lineage_tokens(sources.sealed_inputs(sources.SitesInputs(policy_dir=tmp_path / "p")), None)
 
     alloc_file = tmp_path / "p" / "alloc_plan.yaml"
-    alloc_file.write_text(alloc_file.read_text().replace("mode: weighted_sample_v2", "mode: largest_remainder_v1"))
+    alloc_file.write_text(alloc_file.read_text().replace("mode: settlement_clusters_v3", "mode: largest_remainder_v1"))
     after_alloc = pipeline.lineage_tokens(sources.sealed_inputs(sources.SitesInputs(policy_dir=tmp_path / "p")), None)
     assert after_alloc[0] != base[0] and after_alloc[1] != base[1]
 

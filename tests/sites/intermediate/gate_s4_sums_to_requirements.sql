@@ -7,9 +7,8 @@ with planned as (
 ),
 
 required as (
-    select seeds.seed, s3.merchant_id, s3.legal_country_iso, s3.n_sites
-    from {{ ref('s3_requirements') }} as s3
-    cross join (select distinct seed from planned) as seeds
+    select seed, merchant_id, legal_country_iso, n_sites
+    from {{ ref('s3_requirements') }}
 )
 
 select *

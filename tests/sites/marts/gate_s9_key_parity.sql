@@ -1,16 +1,9 @@
 {{ config(meta={'gate': 'S-S9-1'}) }}
 {#- Key parity S3 <-> S5 <-> S8 for every seed: per pair, required sites = assigned sites = published
     sites, and the site_order keys run 1..n in the egress (reference E901 missing / E902 extra). -#}
-with seeds as (
-    select distinct seed from {{ ref('s5_site_tile_assignment') }}
-    union
-    select distinct seed from {{ ref('site_locations') }}
-),
-
-required as (
-    select seeds.seed, s3.merchant_id, s3.legal_country_iso, s3.n_sites
-    from {{ ref('s3_requirements') }} as s3
-    cross join seeds
+with required as (
+    select seed, merchant_id, legal_country_iso, n_sites
+    from {{ ref('s3_requirements') }}
 ),
 
 assigned as (

@@ -1,0 +1,21 @@
+import pandas as pd
+
+from gatehouse.sites.plausibility import nearest_reference_by_group_m, nearest_reference_m, parameter
+
+SITE_KEY = ["seed", "merchant_id", "legal_country_iso", "site_order"]
+
+
+def model(dbt, session):
+    """Per (seed, site): metres to the nearest GeoNames place (any country, any population) and to the
+    nearest city (population >= city_min_population) of the site's legal country (null if it has none)."""
+    sites = dbt.ref("int_realism_sites").df().sort_values(SITE_KEY, kind="stable").reset_index(drop=True)
+    places = dbt.ref("stg_geo__places").df().sort_values("geonameid", kind="stable")
+    city_min_population = parameter(dbt.ref("plausibility_parameters").df(), "city_min_population")
+    cities = places.loc[places["population"] >= city_min_population]
+    lat, lon = sites["lat_deg"].to_numpy(), sites["lon_deg"].to_numpy()
+    place_m = nearest_reference_m(lat, lon, places["lat_deg"].to_numpy(), places["lon_deg"].to_numpy())
+    city_m = nearest_reference_by_group_m(sites["legal_country_iso"].to_numpy(), lat, lon,
+                                          cities["country_iso"].to_numpy(), cities["lat_deg"].to_numpy(),
+                                          cities["lon_deg"].to_numpy())
+    return sites[SITE_KEY].assign(nearest_place_m=pd.array(place_m, dtype="Float64"),
+                                  nearest_city_m=pd.array(city_m, dtype="Float64"))

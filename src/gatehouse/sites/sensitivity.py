@@ -1,0 +1,70 @@
+"""How much of a certificate's grade the 1A country prior carries.
+
+`gatehouse sites certify` places the same outlets a second time under documented alternative priors
+(each a complete 1A outlet policy shipped in policies/sites/) and grades each placement with the same
+dbt scorecard, gates and plausibility checks, at one seed. Only the outlet policy changes: the 1B
+policies, the seed and the catalogue seed are the certified run's. The result is descriptive: it
+never changes the certified grade.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from gatehouse.dbt_invoke import dbt_run_then_test
+from gatehouse.runs import sha256_file
+from gatehouse.sites import freeze, policy, sources
+
+ALTERNATIVE_PRIORS = {  # name -> 1A outlet policy file in the default policy directory
+    "population_proportional": "outlets_1a_population_proportional.yaml",
+    "gdp_proportional": "outlets_1a_gdp_proportional.yaml",
+    "origin_like": "outlets_1a_origin_like.yaml",
+}
+SELECT, EXCLUDE = ["+tag:realism"], ["tag:certification"]
+GRADE_SQL = """
+select
+    grades.seed,
+    case when grades.b_all_pass and grades.bplus_gates_pass then 'B+' when grades.b_all_pass then 'B'
+        else 'NONE' end as seed_grade,
+    grades.status, grades.failing_gates,
+    plausibility.plausibility_pass, plausibility.failing_checks,
+    scorecard.n_sites, scorecard.n_active_countries, scorecard.country_gini, scorecard.top1_share,
+    scorecard.top10_share, scorecard.eligible_country_nonzero_share, scorecard.southern_hemisphere_share,
+    scorecard.nn_p99_p50_ratio, scorecard.nn_tail_improvement
+from realism_grades as grades
+inner join realism_scorecard as scorecard using (seed)
+inner join (
+    select seed, bool_and(passed) as plausibility_pass,
+        coalesce(string_agg(check_id, ', ' order by check_id) filter (where not passed), '') as failing_checks
+    from realism_plausibility group by seed
+) as plausibility using (seed)
+"""
+
+
+def score_priors(work_dir: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
+    """One row per alternative prior: its grade at `seed`, failing gates, plausibility and freeze guard."""
+    return [_score_prior(work_dir / name, name, file_name, inputs, seed)
+            for name, file_name in ALTERNATIVE_PRIORS.items()]
+
+
+def _score_prior(work_dir: Path, name: str, file_name: str, inputs: sources.SitesInputs, seed: int) -> dict:
+    prior_file = policy.DEFAULT_POLICY_DIR / file_name
+    policy_dir = work_dir / "policies"
+    shutil.copytree(inputs.policy_dir, policy_dir)
+    shutil.copyfile(prior_file, policy.outlet_policy_path(policy_dir))
+    alternative = sources.SitesInputs(seeds=(seed,), catalogue_seed=inputs.catalogue_seed, policy_dir=policy_dir)
+    guard = freeze.check_inputs(alternative)[seed]
+    database = work_dir / "warehouse.duckdb"
+    dbt_run_then_test(SELECT, {**alternative.dbt_vars(), "realism_target_grade": "B"}, database, work_dir / "dbt",
+                      exclude=EXCLUDE)
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        graded = json.loads(con.execute(GRADE_SQL).df().to_json(orient="records"))[0]
+    finally:
+        con.close()
+    return {"prior": name, "policy_file": file_name, "policy_sha256": sha256_file(prior_file), **graded,
+            "freeze_guard_status": guard["status"], "freeze_guard_reasons": "; ".join(guard["reasons"])}
