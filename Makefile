@@ -26,7 +26,7 @@ test: install
 
 bench: install  # results and their commands go into BENCHMARKS.md
 	$(BIN)/python -m bench.criticality_bench --events 1e6 1e7 1e8 --repeat 2 --markdown BENCHMARKS.md
-	$(BIN)/python -m bench.sites_bench --sites 1e5 1e6 1e7 --certify
+	$(BIN)/python -m bench.sites_bench --sites 1e5 1e6 --certify --markdown BENCHMARKS.md
 
 clean:
 	rm -rf target logs data/*.duckdb

@@ -116,7 +116,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
             raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
         _export(database, run.results, {**EXPORTS, "realism_stability": "metric"})
         _publish_sites(database, run, inputs)
-        alternatives = sensitivity.score_priors(run.staging / "sensitivity", inputs, seeds[0])
+        alternatives = sensitivity.score_priors(run.staging / "sensitivity", database, inputs, seeds[0])
         certificate = certificate_document(database, checked, inputs, alternatives)
         (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
         reached = certificate["reaches_target"]

@@ -5,6 +5,10 @@
 dbt scorecard, gates and plausibility checks, at one seed. Only the outlet policy changes: the 1B
 policies, the seed and the catalogue seed are the certified run's. The result is descriptive: it
 never changes the certified grade.
+
+Each alternative starts from a copy of the certified warehouse and rebuilds only what the catalogue
+feeds (the rerun matrix): tiles, weights and the place distances are reused. The copy is removed once
+its grades are read; its dbt logs stay in the run directory.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ ALTERNATIVE_PRIORS = {  # name -> 1A outlet policy file in the default policy di
     "gdp_proportional": "outlets_1a_gdp_proportional.yaml",
     "origin_like": "outlets_1a_origin_like.yaml",
 }
-SELECT, EXCLUDE = ["+tag:realism"], ["tag:certification"]
+SELECT, EXCLUDE = ["raw_1a__outlet_catalogue+", "s0_sealed_inputs+"], ["tag:certification"]
 GRADE_SQL = """
 select
     grades.seed,
@@ -45,13 +49,15 @@ inner join (
 """
 
 
-def score_priors(work_dir: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
-    """One row per alternative prior: its grade at `seed`, failing gates, plausibility and freeze guard."""
-    return [_score_prior(work_dir / name, name, file_name, inputs, seed)
+def score_priors(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
+    """One row per alternative prior: its grade at `seed`, failing gates, plausibility and freeze guard.
+    `warehouse` is the certified build's DuckDB file (copied, never changed)."""
+    return [_score_prior(work_dir / name, warehouse, name, file_name, inputs, seed)
             for name, file_name in ALTERNATIVE_PRIORS.items()]
 
 
-def _score_prior(work_dir: Path, name: str, file_name: str, inputs: sources.SitesInputs, seed: int) -> dict:
+def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inputs: sources.SitesInputs,
+                 seed: int) -> dict:
     prior_file = policy.DEFAULT_POLICY_DIR / file_name
     policy_dir = work_dir / "policies"
     shutil.copytree(inputs.policy_dir, policy_dir)
@@ -59,6 +65,7 @@ def _score_prior(work_dir: Path, name: str, file_name: str, inputs: sources.Site
     alternative = sources.SitesInputs(seeds=(seed,), catalogue_seed=inputs.catalogue_seed, policy_dir=policy_dir)
     guard = freeze.check_inputs(alternative)[seed]
     database = work_dir / "warehouse.duckdb"
+    shutil.copyfile(warehouse, database)
     dbt_run_then_test(SELECT, {**alternative.dbt_vars(), "realism_target_grade": "B"}, database, work_dir / "dbt",
                       exclude=EXCLUDE)
     con = duckdb.connect(str(database), read_only=True)
@@ -66,5 +73,6 @@ def _score_prior(work_dir: Path, name: str, file_name: str, inputs: sources.Site
         graded = json.loads(con.execute(GRADE_SQL).df().to_json(orient="records"))[0]
     finally:
         con.close()
+    database.unlink()
     return {"prior": name, "policy_file": file_name, "policy_sha256": sha256_file(prior_file), **graded,
             "freeze_guard_status": guard["status"], "freeze_guard_reasons": "; ".join(guard["reasons"])}
