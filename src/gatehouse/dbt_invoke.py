@@ -38,11 +38,17 @@ def dbt_run_then_test(select: list[str], variables: dict, database: Path, target
     Model errors raise RunError; gate failures (status `fail`) are returned in the summary, with their
     rows stored in the audit schema. Used for grading, where a failing gate is a result, not a crash.
     """
-    models = _invoke("build", select, variables, database, target_path / "models", exclude,
-                     extra=["--resource-type", "seed", "--resource-type", "model"])
+    models = dbt_models(select, variables, database, target_path / "models", exclude)
     tests = _invoke("test", select, variables, database, target_path / "test", exclude, failing_ok=("fail",))
     return {"invocation_id": tests["invocation_id"], "dbt_version": tests["dbt_version"],
             "nodes": sorted(models["nodes"] + tests["nodes"], key=lambda node: node["unique_id"])}
+
+
+def dbt_models(select: list[str], variables: dict, database: Path, target_path: Path,
+               exclude: list[str] | None = None) -> dict:
+    """Build the selected seeds and models only (no gates); model errors raise RunError."""
+    return _invoke("build", select, variables, database, target_path, exclude,
+                   extra=["--resource-type", "seed", "--resource-type", "model"])
 
 
 def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,

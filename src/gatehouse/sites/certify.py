@@ -159,6 +159,7 @@ def certificate_document(database: Path, checked: dict, inputs: sources.SitesInp
         "catalogue": _catalogue_provenance(inputs),
         "parameter_hash": checked["parameter_hash"],
         "manifest_fingerprint": checked["manifest_fingerprint"],
+        "code_version": checked["commit"],
         "certified_grade": summary["certified_grade"],
         "target_grade": summary["target_grade"],
         "reaches_target": rank[summary["certified_grade"]] >= rank[summary["target_grade"]],

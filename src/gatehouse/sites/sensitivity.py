@@ -6,29 +6,31 @@ dbt scorecard, gates and plausibility checks, at one seed. Only the outlet polic
 policies, the seed and the catalogue seed are the certified run's. The result is descriptive: it
 never changes the certified grade.
 
-Each alternative starts from a copy of the certified warehouse and rebuilds only what the catalogue
-feeds (the rerun matrix): tiles, weights and the place distances are reused. The copy is removed once
-its grades are read; its dbt logs stay in the run directory.
+Each alternative starts from a copy of the certified warehouse and rebuilds only the models the
+catalogue feeds (the rerun matrix; tiles, weights and the place distances are reused, and the grade is
+SQL, so the gates need not run). The alternatives build concurrently, each in its own DuckDB file,
+which is removed once its grades are read; its dbt logs stay in the run directory.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
-from gatehouse.dbt_invoke import dbt_run_then_test
+from gatehouse.dbt_invoke import dbt_models
 from gatehouse.runs import sha256_file
-from gatehouse.sites import freeze, policy, sources
+from gatehouse.sites import policy, sources
 
 ALTERNATIVE_PRIORS = {  # name -> 1A outlet policy file in the default policy directory
     "population_proportional": "outlets_1a_population_proportional.yaml",
     "gdp_proportional": "outlets_1a_gdp_proportional.yaml",
     "origin_like": "outlets_1a_origin_like.yaml",
 }
-SELECT, EXCLUDE = ["raw_1a__outlet_catalogue+", "s0_sealed_inputs+"], ["tag:certification"]
+SELECT, EXCLUDE = ["raw_1a__outlet_catalogue+", "s0_sealed_inputs+"], ["realism_certificate"]
 GRADE_SQL = """
 select
     grades.seed,
@@ -38,7 +40,8 @@ select
     plausibility.plausibility_pass, plausibility.failing_checks,
     scorecard.n_sites, scorecard.n_active_countries, scorecard.country_gini, scorecard.top1_share,
     scorecard.top10_share, scorecard.eligible_country_nonzero_share, scorecard.southern_hemisphere_share,
-    scorecard.nn_p99_p50_ratio, scorecard.nn_tail_improvement
+    scorecard.nn_p99_p50_ratio, scorecard.nn_tail_improvement,
+    guard.freeze_guard_status, guard.freeze_guard_reasons
 from realism_grades as grades
 inner join realism_scorecard as scorecard using (seed)
 inner join (
@@ -46,14 +49,19 @@ inner join (
         coalesce(string_agg(check_id, ', ' order by check_id) filter (where not passed), '') as failing_checks
     from realism_plausibility group by seed
 ) as plausibility using (seed)
+inner join (
+    select seed, any_value(guard_status) as freeze_guard_status, any_value(guard_reasons) as freeze_guard_reasons
+    from realism_1a_freeze_guard group by seed
+) as guard using (seed)
 """
 
 
 def score_priors(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
     """One row per alternative prior: its grade at `seed`, failing gates, plausibility and freeze guard.
     `warehouse` is the certified build's DuckDB file (copied, never changed)."""
-    return [_score_prior(work_dir / name, warehouse, name, file_name, inputs, seed)
-            for name, file_name in ALTERNATIVE_PRIORS.items()]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each build is a dbt subprocess
+        return list(pool.map(lambda item: _score_prior(work_dir / item[0], warehouse, *item, inputs, seed),
+                             ALTERNATIVE_PRIORS.items()))
 
 
 def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inputs: sources.SitesInputs,
@@ -63,16 +71,14 @@ def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inp
     shutil.copytree(inputs.policy_dir, policy_dir)
     shutil.copyfile(prior_file, policy.outlet_policy_path(policy_dir))
     alternative = sources.SitesInputs(seeds=(seed,), catalogue_seed=inputs.catalogue_seed, policy_dir=policy_dir)
-    guard = freeze.check_inputs(alternative)[seed]
     database = work_dir / "warehouse.duckdb"
     shutil.copyfile(warehouse, database)
-    dbt_run_then_test(SELECT, {**alternative.dbt_vars(), "realism_target_grade": "B"}, database, work_dir / "dbt",
-                      exclude=EXCLUDE)
+    dbt_models(SELECT, {**alternative.dbt_vars(), "realism_target_grade": "B"}, database, work_dir / "dbt",
+               exclude=EXCLUDE)
     con = duckdb.connect(str(database), read_only=True)
     try:
         graded = json.loads(con.execute(GRADE_SQL).df().to_json(orient="records"))[0]
     finally:
         con.close()
     database.unlink()
-    return {"prior": name, "policy_file": file_name, "policy_sha256": sha256_file(prior_file), **graded,
-            "freeze_guard_status": guard["status"], "freeze_guard_reasons": "; ".join(guard["reasons"])}
+    return {"prior": name, "policy_file": file_name, "policy_sha256": sha256_file(prior_file), **graded}
