@@ -35,7 +35,7 @@ AUTHORITY_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_authority.json
 AUTHORITY_VERSION = "outlets_1a_authority.v2"
 # The authority's untuned prior: outlets in proportion to population (exponent 1), not the candidate.
 AUTHORITY_PRIOR_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_population_proportional.yaml"
-PLAUSIBILITY_SEEDS = PROJECT_DIR / "seeds" / "sites"
+SITES_SEEDS_DIR = PROJECT_DIR / "seeds" / "sites"
 AUTHORITY_SEED = 42
 PHI_COLUMN = "phi"
 GUARD_COLUMNS = [
@@ -125,7 +125,7 @@ def authority_document(policy_path: Path = AUTHORITY_PRIOR_PATH, catalogue_seed:
 
 def certification_seeds() -> tuple[int, ...]:
     """The certification seeds of seed file certification_seeds.csv (one place for the set)."""
-    return tuple(int(seed) for seed in pd.read_csv(PLAUSIBILITY_SEEDS / "certification_seeds.csv")["seed"])
+    return tuple(int(seed) for seed in pd.read_csv(SITES_SEEDS_DIR / "certification_seeds.csv")["seed"])
 
 
 def _representative(per_seed: list[dict]) -> dict:
@@ -243,10 +243,16 @@ def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, see
 
 def evaluate_catalogues(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None = None,
                         places: pd.DataFrame | None = None, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
-    """evaluate_catalogue for every seed of a per-seed catalogue (column `seed`)."""
+    """evaluate_catalogue for every seed of a per-seed catalogue (column `seed`); a user catalogue is the
+    same for every seed, so it is evaluated once."""
+    per_seed = catalogue.groupby("seed", sort=True)
+    if inputs.catalogue_path is not None:
+        seed, rows = next(iter(per_seed))
+        result = evaluate_catalogue(inputs, rows.drop(columns="seed"), int(seed), countries, places, authority_path)
+        return {int(seed): result for seed in per_seed.groups}
     return {int(seed): evaluate_catalogue(inputs, rows.drop(columns="seed"), int(seed), countries, places,
                                           authority_path)
-            for seed, rows in catalogue.groupby("seed", sort=True)}
+            for seed, rows in per_seed}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -255,8 +261,8 @@ def evaluate_catalogues(inputs: sources.SitesInputs, catalogue: pd.DataFrame, co
 
 def plausibility_rules() -> dict:
     """{'min_population', 'max_unpopulated_sites', 'min_spearman'} from the plausibility seeds."""
-    checks = pd.read_csv(PLAUSIBILITY_SEEDS / "plausibility_checks.csv").set_index("check_id")["threshold"]
-    parameters = pd.read_csv(PLAUSIBILITY_SEEDS / "plausibility_parameters.csv").set_index("parameter")["value"]
+    checks = pd.read_csv(SITES_SEEDS_DIR / "plausibility_checks.csv").set_index("check_id")["threshold"]
+    parameters = pd.read_csv(SITES_SEEDS_DIR / "plausibility_parameters.csv").set_index("parameter")["value"]
     return {"min_population": float(parameters["populated_min_population"]),
             "max_unpopulated_sites": float(checks["P-1"]), "min_spearman": float(checks["P-2"])}
 

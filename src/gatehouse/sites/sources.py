@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from gatehouse.project import PROJECT_DIR
-from gatehouse.sites import geodata, outlets, policy
+from gatehouse.sites import geodata, outlets, policy, rng
 
 CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
 # Optional constant columns naming the 1A run the catalogue came from.
@@ -256,8 +256,7 @@ def catalogue_table(inputs: SitesInputs, countries: pd.DataFrame, places: pd.Dat
 def catalogue_seed_for(catalogue_seed: int, seed: int) -> int:
     """The surrogate catalogue seed of 1B seed `seed`: LE u64 of
     SHA256(UER("gatehouse.1A.catalogue_seed") ‖ LE64(catalogue_seed) ‖ LE64(seed))[0:8]."""
-    label = CATALOGUE_SEED_DOMAIN.encode()
-    digest = hashlib.sha256(struct.pack("<I", len(label)) + label + struct.pack("<QQ", catalogue_seed, seed)).digest()
+    digest = hashlib.sha256(rng.uer_string(CATALOGUE_SEED_DOMAIN) + rng.le64(catalogue_seed) + rng.le64(seed)).digest()
     return int.from_bytes(digest[:8], "little")
 
 
@@ -269,8 +268,8 @@ def surrogate_catalogue(inputs: SitesInputs, countries: pd.DataFrame, places: pd
 def surrogate_simulation(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame,
                          seed: int) -> outlets.OutletSimulation:
     """The surrogate of 1B seed `seed` with its per-merchant companion frame (phi)."""
-    return outlet_simulation(policy.outlet_policy_path(inputs.policy_dir), catalogue_seed_for(inputs.catalogue_seed, seed),
-                             countries, places)
+    return outlet_simulation(policy.outlet_policy_path(inputs.policy_dir),
+                             catalogue_seed_for(inputs.catalogue_seed, seed), countries, places)
 
 
 def outlet_simulation(policy_path: Path, catalogue_seed: int, countries: pd.DataFrame,

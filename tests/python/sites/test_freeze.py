@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gatehouse import cli
 from gatehouse.runs import EXIT_FAILED, RunError, sha256_file
 from gatehouse.sites import certify, freeze, geodata, outlets, policy, sources
 from gatehouse.sites.outlet_metrics import load_bands
@@ -308,25 +309,39 @@ def test_spearman_uses_average_ranks_for_ties():
     assert np.isnan(freeze.spearman([1, 1, 1], [1, 2, 3]))
 
 
-def test_old_tuned_catalogue_fails_plausibility_and_the_new_guard(geography):
+def catalogue_with_phi(simulation, path):
+    phi = simulation.merchants.set_index("merchant_id")["phi"]
+    simulation.catalogue.assign(phi=simulation.catalogue["merchant_id"].map(phi)).to_parquet(path)
+    return path
+
+
+def test_old_tuned_catalogue_fails_plausibility_and_the_new_guard(geography, tmp_path, capsys):
     """The v1 default (uniform share, floors, southern boost, 2 % cap) put sites on uninhabited islands."""
     simulation = sources.outlet_simulation(TUNED_V1_POLICY, 42, *geography)
     reasons = freeze.country_mix_reasons(simulation.catalogue, geography[0])
-    assert reasons[0].startswith("E304_UNPOPULATED_TERRITORY")
+    assert len(reasons) == 1 and reasons[0].startswith("E304_UNPOPULATED_TERRITORY")
     for territory in ("HM 1", "UM 1", "GS 1", "PN 1"):  # each with a three-digit site count
         assert f" {territory}" in reasons[0]
     result = freeze.guard_catalogue(simulation.catalogue, simulation.merchants["phi"])
     assert result["status"] == "PASS"  # the 1A merchant shape alone does not see it: the country mix does
+    path = catalogue_with_phi(simulation, tmp_path / "tuned_v1.parquet")
+    exit_code = cli.main(["sites", "run", "--seed", "42", "--outlet-catalogue", str(path),
+                          "--runs-dir", str(tmp_path / "runs")])
+    error = capsys.readouterr().err
+    assert exit_code == EXIT_FAILED and "1A freeze guard FAIL" in error and "E304_UNPOPULATED_TERRITORY" in error
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_require_pass_refuses_sites_in_an_uninhabited_territory(tmp_path, geography):
+def test_a_catalogue_with_sites_in_an_uninhabited_territory_is_refused(tmp_path, geography, capsys):
     simulation = sources.surrogate_simulation(SitesInputs(), *geography, 42)
     catalogue = simulation.catalogue.copy()
     catalogue.loc[catalogue.index[:5], "legal_country_iso"] = "HM"  # five sites moved to Heard Island
     catalogue["site_order"] = catalogue.groupby(["merchant_id", "legal_country_iso"]).cumcount() + 1
-    phi = simulation.merchants.set_index("merchant_id")["phi"]
-    catalogue.assign(phi=catalogue["merchant_id"].map(phi)).to_parquet(tmp_path / "heard.parquet")
-    with pytest.raises(RunError) as error:
-        freeze.require_pass(SitesInputs(catalogue_path=tmp_path / "heard.parquet"))
-    assert error.value.exit_code == EXIT_FAILED
-    assert "E304_UNPOPULATED_TERRITORY" in str(error.value) and "HM 5 site(s), 0 inhabitants" in str(error.value)
+    path = catalogue_with_phi(outlets.OutletSimulation(catalogue, simulation.merchants, simulation.home_shares),
+                              tmp_path / "heard.parquet")
+    exit_code = cli.main(["sites", "run", "--seed", "42", "--outlet-catalogue", str(path),
+                          "--runs-dir", str(tmp_path / "runs")])
+    error = capsys.readouterr().err
+    assert exit_code == EXIT_FAILED and "heard.parquet" in error
+    assert "E304_UNPOPULATED_TERRITORY" in error and "HM 5 site(s), 0 inhabitants" in error
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
