@@ -113,7 +113,8 @@ def markdown(results: dict, command: str) -> str:
     lines = [f"Command: `{command}` (this section is written by it). Each state is its own `dbt build --select "
              "<state>` process on one DuckDB file under `/usr/bin/time -v`: dbt's node seconds (models + that "
              "state's gates) and, in brackets, peak RSS in GiB (each process adds ~3 s of dbt start-up). "
-             "The catalogue is the default 1A surrogate with its merchant count scaled; one 1B seed.", "",
+             "The catalogue is the default 1A surrogate with its merchant count scaled; one 1B seed. "
+             f"Machine: {machine()}.", "",
              "| state | " + " | ".join(f"{size:.0e} sites" for size in sizes) + " |",
              "|---|" + "---:|" * len(sizes)]
     for label, _ in STATES:
@@ -130,6 +131,11 @@ def markdown(results: dict, command: str) -> str:
                   f"**{certified['seconds']} s**, peak RSS {certified['peak_rss_gib']} GiB, certified "
                   f"{certified['certified_grade']} (target: under 180 s on 2 cores)."]
     return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    memory_kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    return f"{os.cpu_count()} CPUs, {memory_kib / 2**20:.1f} GiB"
 
 
 def write_markdown(path: Path, section: str) -> None:

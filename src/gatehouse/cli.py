@@ -27,9 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         result = args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C: new_run has already removed the run being built
+        print("gatehouse: interrupted (Ctrl-C); no unfinished run is left behind", file=sys.stderr)
+        return 130
     except RunError as error:
         print(f"gatehouse: {error}", file=sys.stderr)
         return error.exit_code

@@ -106,8 +106,17 @@ class Run:
             handle.write(json.dumps(line, sort_keys=True) + "\n")
 
 
+def require_runs_dir(runs_dir: Path) -> Path:
+    """runs_dir as a Path; a named error (exit 2) when it exists but is not a directory."""
+    runs_dir = Path(runs_dir)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunError(f"--runs-dir {runs_dir}: not a directory (a file is in the way)")
+    return runs_dir
+
+
 def published_runs(runs_dir: Path) -> list[dict]:
     """run_record.json of every published (complete) run under runs_dir, sorted by run_id."""
+    runs_dir = require_runs_dir(runs_dir)
     records = []
     for record_path in sorted(Path(runs_dir).glob("RUN_*/run_record.json")):
         with open(record_path) as handle:
@@ -117,17 +126,15 @@ def published_runs(runs_dir: Path) -> list[dict]:
 
 @contextmanager
 def new_run(runs_dir: Path, stage_tag: str, config: dict):
-    """Yield a Run in a staging directory; publish it on success, remove it on any failure."""
-    runs_dir = Path(runs_dir)
+    """Yield a Run in a staging directory; publish it on success, remove it on any failure
+    (BaseException: also on Ctrl-C). An unusable runs_dir (a file, not writable) is a named error."""
+    runs_dir = require_runs_dir(runs_dir)
     config_bytes = resolved_config_bytes(config)
     run_id = run_id_for(config_bytes, stage_tag)
     final = runs_dir / run_id
     if final.exists():
         raise RunError(f"run directory {final} already exists; runs are never overwritten", EXIT_RUN_EXISTS)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
-    for sub in ("results", "logs", "dbt"):
-        (staging / sub).mkdir(parents=True, exist_ok=False)
-    (staging / "config_resolved.yaml").write_bytes(config_bytes)
     run = Run(run_id, final, staging, config_bytes, record={
         "project_id": "gatehouse", "run_id": run_id, "stage_tag": stage_tag, "stage_status": "started",
         "created_utc": utc_now(), "config_hash": hashlib.sha256(config_bytes).hexdigest(),
@@ -135,6 +142,18 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
         "versions": package_versions("gatehouse", "dbt-core", "dbt-duckdb", "duckdb", "numpy", "pandas"),
     })
     try:
+        staging.mkdir(parents=True, exist_ok=False)
+    except OSError as error:  # a file on the path, no write permission, a read-only file system...
+        raise RunError(f"--runs-dir {runs_dir}: cannot create a run directory there "
+                       f"({error.strerror or error}: {error.filename or staging})") from None
+    try:  # from here on, any exit but publishing removes the staging directory
+        try:
+            for sub in ("results", "logs", "dbt"):
+                (staging / sub).mkdir()
+            (staging / "config_resolved.yaml").write_bytes(config_bytes)
+        except OSError as error:
+            raise RunError(f"--runs-dir {runs_dir}: cannot write a run directory there "
+                           f"({error.strerror or error}: {error.filename or staging})") from None
         run.log("start", stage_tag=stage_tag)
         yield run
         run.record["stage_status"] = "complete"
@@ -144,7 +163,10 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
             handle.write("\n")
         if final.exists():
             raise RunError(f"run directory {final} appeared while this run was being built", EXIT_RUN_EXISTS)
-        staging.rename(final)
+        try:
+            staging.rename(final)
+        except OSError as error:
+            raise RunError(f"--runs-dir {runs_dir}: cannot publish {run_id} ({error.strerror or error})") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,6 +1,11 @@
 {#- The only input of the g* selection: condition keys and b_tot, nothing else (no task metrics).
     From this build's gain_grid_metrics, or from any metrics.parquet given as var gstar_metrics_path
-    (a missing model_role column takes var gstar_model_role; `g` is accepted for `gain`). -#}
+    (a missing model_role column takes var gstar_model_role; `g` is accepted for `gain`).
+    A metrics file is checked here, where it is read, so the CLI and a plain dbt build refuse the same
+    input: the build stops with an error naming the file, the column and the problem (DuckDB error())
+    for no rows, null or non-numeric keys or b_tot, b_tot not finite or outside [0, 1000) (see macro
+    exact_distance), a model role, spike definition, target rate or gain outside CANON (exact double
+    equality), or one key with different b_tot values. Rows repeated with the same b_tot count once. -#}
 {%- set metrics_path = input_var('gstar_metrics_path') -%}
 with
 {% if metrics_path %}
@@ -9,14 +14,100 @@ external_metrics as (
                                     'gain': 'double', 'g': 'double', 'b_tot': 'double'}) }}
 ),
 
-branching_metrics as (
+read_metrics as (
     select
-        coalesce(model_role, {{ sql_string(input_var('gstar_model_role')) }}) as model_role,
-        spike_def_id,
-        target_rate,
-        coalesce(gain, g) as gain,
-        b_tot
+        coalesce(try_cast(model_role as varchar), {{ sql_string(input_var('gstar_model_role')) }}) as model_role,
+        try_cast(spike_def_id as varchar) as spike_def_id,
+        try_cast(target_rate as double) as target_rate,
+        coalesce(try_cast(gain as double), try_cast(g as double)) as gain,
+        try_cast(b_tot as double) as b_tot
     from external_metrics
+),
+
+canon_roles as (
+    select list(model_role order by model_role) as allowed from {{ ref('canon_model_roles') }}
+),
+
+canon_spike_defs as (
+    select list(spike_def_id order by spike_def_order) as allowed from {{ ref('canon_spike_defs') }}
+),
+
+canon_rates as (
+    select list(target_rate order by target_rate) as allowed from {{ ref('canon_target_rates') }}
+),
+
+canon_gains as (
+    select list(gain order by gain) as allowed from {{ ref('canon_gain_grid') }}
+),
+
+counts as (
+    select
+        count(*) as n_rows,
+        count_if(spike_def_id is null) as null_spike_def_id,
+        count_if(target_rate is null) as null_target_rate,
+        count_if(gain is null) as null_gain,
+        count_if(b_tot is null) as null_b_tot,
+        count_if(not isfinite(b_tot)) as non_finite_b_tot,
+        count_if(isfinite(b_tot) and (b_tot < 0 or b_tot >= 1000)) as out_of_range_b_tot
+    from read_metrics
+),
+
+conflicts as (
+    select
+        '(' || concat_ws(', ', model_role, spike_def_id, target_rate, gain) || ') has b_tot '
+            || list_sort(list(distinct b_tot))::varchar as detail
+    from read_metrics
+    group by model_role, spike_def_id, target_rate, gain
+    having count(distinct b_tot) > 1
+),
+
+problems as (
+    select 1 as check_order, 'no rows' as problem from counts where n_rows = 0
+    {%- for column in ['spike_def_id', 'target_rate', 'gain', 'b_tot'] %}
+    union all
+    select 2, 'column {{ column }}: ' || null_{{ column }} || ' null or non-numeric value(s) (or no such column)'
+    from counts where null_{{ column }} > 0
+    {%- endfor %}
+    union all
+    select 3, 'column b_tot: ' || non_finite_b_tot || ' non-finite value(s) (NaN/inf)'
+    from counts where non_finite_b_tot > 0
+    union all
+    select 3, 'column b_tot: ' || out_of_range_b_tot || ' value(s) outside [0, 1000)'
+    from counts where out_of_range_b_tot > 0
+    {%- for column, canon_values, what in [('model_role', 'canon_roles', 'unknown model_role(s)'),
+                                          ('spike_def_id', 'canon_spike_defs', 'unknown spike_def_id(s)'),
+                                          ('target_rate', 'canon_rates', 'non-canonical target_rate(s)'),
+                                          ('gain', 'canon_gains', 'gain(s) not in the grid')] %}
+    union all
+    select 4, 'column {{ column }}: {{ what }} ' || list_sort(list(distinct {{ column }}))[:5]::varchar
+        || ' not in ' || any_value({{ canon_values }}.allowed)::varchar
+    from read_metrics
+    cross join {{ canon_values }}
+    where not list_contains({{ canon_values }}.allowed, {{ column }})
+    having count(*) > 0
+    {%- endfor %}
+    union all
+    select 5, 'columns model_role, spike_def_id, target_rate, gain: ' || count(*)
+        || ' key(s) with conflicting b_tot, e.g. ' || min(detail)
+    from conflicts
+    having count(*) > 0
+),
+
+guard as (
+    select case when count(*) > 0 then error(
+        {{ sql_string(metrics_path) }} || ': ' || string_agg(problem, '; ' order by check_order, problem)
+    ) end as failure
+    from problems
+),
+
+branching_metrics as (
+    select distinct model_role, spike_def_id, target_rate, gain, b_tot
+    from read_metrics
+    union all
+    -- never a row: evaluating the guard raises the error (also when the file has no rows)
+    select null, null, null, null, null
+    from guard
+    where failure is not null
 )
 {% else %}
 branching_metrics as (

@@ -1,5 +1,6 @@
-{#- g* per (model_role, spike_def_id, target_rate): the grid gain whose b_tot is closest to 1
-    (exact float comparison), ties to the gain closest to GAIN_BASELINE, then the smaller gain.
+{#- g* per (model_role, spike_def_id, target_rate): the grid gain whose b_tot is closest to 1,
+    ties to the gain closest to GAIN_BASELINE, then the smaller gain. Both distances are compared in
+    exact decimal (macro exact_distance, shared with gate C-GS-3), not as doubles.
     Reads branching metrics only (int_grid_metrics_restricted). Docs block `gstar_rule`. -#}
 with metrics as (
     select * from {{ ref('int_grid_metrics_restricted') }}
@@ -13,7 +14,8 @@ scored as (
     select
         metrics.*,
         abs(metrics.b_tot - 1.0) as abs_err,
-        abs(metrics.gain - settings.gain_baseline) as distance_to_baseline
+        {{ exact_distance('metrics.b_tot', 1) }} as exact_abs_err,
+        {{ exact_distance('metrics.gain', 'settings.gain_baseline') }} as distance_to_baseline
     from metrics
     cross join settings
 ),
@@ -21,7 +23,7 @@ scored as (
 candidates as (
     select *
     from scored
-    qualify abs_err = min(abs_err) over (partition by model_role, spike_def_id, target_rate)
+    qualify exact_abs_err = min(exact_abs_err) over (partition by model_role, spike_def_id, target_rate)
 ),
 
 chosen as (

@@ -1,4 +1,4 @@
-from gatehouse.criticality.rate_match import tau_table
+from gatehouse.criticality.pipeline import tau_rate_matched_table
 
 
 def model(dbt, session):
@@ -7,4 +7,5 @@ def model(dbt, session):
     ranges = dbt.ref("int_value_ranges").df()
     targets = dbt.ref("int_rate_targets").df()
     settings = dbt.ref("int_rate_match_settings").df()
-    return tau_table(histograms, ranges, targets, bins=int(settings.hist_bins.iloc[0]))
+    return tau_rate_matched_table(dbt.config.get("spike_inputs"), histograms, ranges, targets,
+                                  bins=int(settings.hist_bins.iloc[0]))

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-ISSUES = ("non_finite_z", "layer", "token", "seq_id", "gain", "order", "duplicate")
-NON_FINITE, BAD_LAYER, BAD_TOKEN, BAD_SEQ, BAD_GAIN, OUT_OF_ORDER, DUPLICATE = range(len(ISSUES))
+ISSUES = ("non_finite_z", "layer", "token", "seq_id", "unit", "gain", "order", "duplicate")
+NON_FINITE, BAD_LAYER, BAD_TOKEN, BAD_SEQ, BAD_UNIT, BAD_GAIN, OUT_OF_ORDER, DUPLICATE = range(len(ISSUES))
 
 # raster_layer_batch status codes
 BATCH_DONE, OUTPUT_FULL, SEQUENCES_NOT_GROUPED, ROW_OUTSIDE_LATTICE = range(4)
@@ -59,10 +59,11 @@ def _compare_keys(p_g, p_s, p_l, p_t, p_u, g, s, l, t, u):
 
 
 @numba.njit(nogil=True, cache=True)
-def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n_layers, seq_len, transform, lo, hi,
-                    floor, bins, hist, events_per_gain, issues, bad_gain, previous):
+def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n_layers, seq_len, n_sequences, d_ff,
+                    transform, lo, hi, floor, bins, hist, events_per_gain, issues, bad_gain, previous):
     """Pass 1 over one batch: row checks, order check, histogram counts, for the rows of the
-    sequences this worker owns (see `owner`; rows of unknown gains go to worker 0).
+    sequences this worker owns (see `owner`; rows of unknown gains go to worker 0). Rows outside the
+    lattice (layer < n_layers, token < seq_len, seq_id < n_sequences, unit < d_ff) are counted in `issues`.
 
     hist [D, G, L, bins]; lo/hi/floor [D, G, L]; previous int64[5] holds the worker's last key
     (gain index, seq_id, layer, token, unit), previous[0] = -1 before the first row.
@@ -93,8 +94,11 @@ def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n
         if t < 0 or t >= seq_len:
             issues[BAD_TOKEN] += 1
             valid = False
-        if s < 0:
+        if s < 0 or s >= n_sequences:
             issues[BAD_SEQ] += 1
+            valid = False
+        if u < 0 or u >= d_ff:
+            issues[BAD_UNIT] += 1
             valid = False
         if not valid:
             continue

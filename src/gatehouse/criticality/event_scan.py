@@ -1,7 +1,7 @@
 """The two streaming passes over the exceedance events, per model role.
 
-Pass 1, `tail_histograms`: every row is checked (finite z, gain in the grid, layer/token/seq_id in
-the lattice, no duplicate event) while the spec §4 histogram bins above the floor are counted.
+Pass 1, `tail_histograms`: every row is checked (finite z, gain in the grid, layer/token/seq_id/unit
+in the lattice the summaries declare, no duplicate event) while the spec §4 histogram bins above the floor are counted.
 Pass 2, `raster_layer_counts`: spikes v > tau_l(g) per site, folded per (condition, sequence,
 layer) into the counts the branching ratios and the permutation null are pooled from.
 
@@ -27,6 +27,8 @@ HISTOGRAM_WORKERS, RASTER_WORKERS = 1, 2
 SPIKE_TRANSFORMS = {"SPIKE_ONE_SIDED_POS": 0, "SPIKE_TWO_SIDED_ABS": 1}
 PASS1_COLUMNS = ("gain", "seq_id", "layer", "token", "unit", "z")
 PASS2_COLUMNS = ("gain", "seq_id", "layer", "token", "z")
+# event column -> the RoleLayout size it must stay below
+LATTICE_BOUNDS = {"layer": "n_layers", "token": "seq_len", "seq_id": "n_sequences", "unit": "d_ff"}
 
 
 def _transforms(spike_def_ids) -> np.ndarray:
@@ -38,18 +40,21 @@ def _transforms(spike_def_ids) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RoleLayout:
-    """One model role's histogram layout: spike definitions x gains x layers."""
+    """One model role's histogram layout: spike definitions x gains x layers, and its lattice."""
     role: str
     spike_defs: tuple[str, ...]
     gains: np.ndarray
     n_layers: int
     seq_len: int
+    n_sequences: int
+    d_ff: int
     lo: np.ndarray      # [D, G, L] v_min_r
     hi: np.ndarray      # [D, G, L] v_max_r
     floor: np.ndarray   # [D, G, L] value_floor
+    source: str = "the summaries"  # where the lattice comes from, for error messages
 
     @classmethod
-    def from_ranges(cls, role: str, ranges: pd.DataFrame) -> "RoleLayout":
+    def from_ranges(cls, role: str, ranges: pd.DataFrame, source: str = "the summaries") -> "RoleLayout":
         """From int_value_ranges rows of one role (complete: validated summaries)."""
         spike_defs = tuple(sorted(ranges.spike_def_id.unique()))
         gains = np.array(sorted(ranges.gain.unique()), dtype=np.float64)
@@ -61,15 +66,17 @@ class RoleLayout:
         l = ranges.layer.to_numpy()
         for name, array in arrays.items():
             array[d, g, l] = ranges[name].to_numpy(np.float64)
-        return cls(role, spike_defs, gains, n_layers, int(ranges.seq_len.max()), arrays["v_min_r"],
-                   arrays["v_max_r"], arrays["value_floor"])
+        return cls(role, spike_defs, gains, n_layers, int(ranges.seq_len.max()), int(ranges.n_sequences.max()),
+                   int(ranges.d_ff.max()), arrays["v_min_r"], arrays["v_max_r"], arrays["value_floor"], source)
 
     @classmethod
-    def for_checks(cls, role: str, gains, n_layers: int, seq_len: int) -> "RoleLayout":
-        """A layout that only checks rows: no value is above an infinite floor, so nothing is binned."""
-        shape = (1, len(gains), n_layers)
-        return cls(role, ("SPIKE_ONE_SIDED_POS",), np.array(sorted(gains), dtype=np.float64), n_layers, seq_len,
-                   np.zeros(shape), np.ones(shape), np.full(shape, np.inf))
+    def for_checks(cls, role: str, gains, lattice: dict, source: str = "the summaries") -> "RoleLayout":
+        """A layout that only checks rows: no value is above an infinite floor, so nothing is binned.
+        lattice: n_layers, seq_len, n_sequences, d_ff."""
+        shape = (1, len(gains), lattice["n_layers"])
+        return cls(role, ("SPIKE_ONE_SIDED_POS",), np.array(sorted(gains), dtype=np.float64), lattice["n_layers"],
+                   lattice["seq_len"], lattice["n_sequences"], lattice["d_ff"], np.zeros(shape), np.ones(shape),
+                   np.full(shape, np.inf), source)
 
 
 @dataclass
@@ -86,15 +93,17 @@ class ScanReport:
             raise EventsError(f"column gain: gain(s) [{self.bad_gain}] not in {layout.gains.tolist()}")
         if count["non_finite_z"]:
             raise EventsError(f"column z: {count['non_finite_z']} non-finite value(s) (NaN/inf)")
-        for column in ("layer", "token", "seq_id"):
+        for column, size in LATTICE_BOUNDS.items():
             if count[column]:
-                raise EventsError(f"column {column}: {count[column]} value(s) outside the lattice of "
-                                  f"model_role {layout.role}")
+                bound = getattr(layout, size)
+                raise EventsError(f"column {column}: {count[column]} value(s) outside the lattice of model_role "
+                                  f"{layout.role}: not in 0..{bound - 1} ({size} = {bound} in {layout.source})")
         if count["duplicate"] or count["order"]:
             duplicate_check()
         for gain, n_events in zip(layout.gains.tolist(), self.events_per_gain.tolist()):
             if n_events == 0:
-                raise EventsError(f"column gain: condition (model_role={layout.role}, g={gain}) has no events")
+                raise EventsError(f"column gain: condition (model_role={layout.role}, g={gain}) has no events: "
+                                  "an empty condition")
 
 
 class _HistogramWorker:
@@ -112,9 +121,9 @@ class _HistogramWorker:
         gain, seq, layer, token, unit, z = arrays
         layout = self.layout
         kernels.histogram_batch(gain, seq, layer, token, unit, z, HISTOGRAM_WORKERS, self.worker, layout.gains,
-                                layout.n_layers, layout.seq_len, self.transforms, layout.lo, layout.hi, layout.floor,
-                                self.bins, self.hist, self.events_per_gain, self.issues, self.bad_gain,
-                                self.previous)
+                                layout.n_layers, layout.seq_len, layout.n_sequences, layout.d_ff, self.transforms,
+                                layout.lo, layout.hi, layout.floor, self.bins, self.hist, self.events_per_gain,
+                                self.issues, self.bad_gain, self.previous)
 
 
 def scan_role(events, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanReport]:
@@ -144,12 +153,12 @@ def validate_role(events, layout: RoleLayout, bins: int = 1) -> np.ndarray:
     return hist
 
 
-def tail_histograms(events, ranges: pd.DataFrame, bins: int) -> pd.DataFrame:
+def tail_histograms(events, ranges: pd.DataFrame, bins: int, source: str = "the summaries") -> pd.DataFrame:
     """int_tail_histograms: (model_role, spike_def_id, gain, layer, bin_index, n_values_in_bin) for
-    the non-empty bins above the floor, after every check of pass 1 passed."""
+    the non-empty bins above the floor, after every check of pass 1 passed; `source` names the ranges."""
     frames = []
     for role, role_ranges in ranges.groupby("model_role", sort=True):
-        layout = RoleLayout.from_ranges(role, role_ranges)
+        layout = RoleLayout.from_ranges(role, role_ranges, source)
         hist = validate_role(events, layout, bins)
         d, g, l, b = np.nonzero(hist)
         frames.append(pd.DataFrame({

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -52,9 +54,14 @@ def _stored_types(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str,
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> None:
     """Expose the file as temp view `loaded` with typed columns; fail on missing, mistyped or null values."""
     _stored_types(con, path, columns)
+    _typed_view(con, path, columns, f"read_parquet('{_escape(path)}')")
+
+
+def _typed_view(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str], source: str) -> None:
+    """Temp view `loaded` over `source` with typed columns; fail on mistyped or null values."""
     casts = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in columns.items())
     raw = ", ".join(f"{name} as raw_{name}" for name in columns)
-    con.execute(f"create or replace temp view loaded as select {casts}, {raw} from read_parquet('{_escape(path)}')")
+    con.execute(f"create or replace temp view loaded as select {casts}, {raw} from {source}")
     counts = ", ".join(f"count_if({name} is null and raw_{name} is not null), count_if(raw_{name} is null)"
                        for name in columns)
     problems = con.execute(f"select {counts} from loaded").fetchone()
@@ -81,23 +88,37 @@ def _check_known(con, path, column, allowed, what):
         _fail(path, f"column {column}: {what} {unknown[:5]} not in {list(allowed)}")
 
 
-def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection) -> dict:
-    """Checks the per-layer summary file; returns the lattice per model role."""
+def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection, roles=None) -> dict:
+    """Checks the per-layer summary file; returns the lattice per model role. `roles`: the model
+    roles the build needs, each with rows (else an empty condition)."""
     constants = canon()
     _read_parquet(con, path, SUMMARY_COLUMNS)
     _check_known(con, path, "spike_def_id", constants["spike_defs"], "unknown spike_def_id")
     _check_known(con, path, "gain", constants["gain_grid"], "gain(s)")
+    present = {row[0] for row in con.execute("select distinct model_role from loaded").fetchall()}
+    for role in roles or ():
+        if role not in present:
+            _fail(path, f"column model_role: no rows for model_role {role}: an empty condition "
+                        f"(the file has {sorted(present)})")
     for column in ("v_min", "v_max", "floor"):
         if _scalar(con, f"select count(*) from loaded where not isfinite({column})"):
             _fail(path, f"column {column}: non-finite values (NaN/inf)")
+    for column in ("n_sequences", "seq_len", "d_ff"):
+        if n := _scalar(con, f"select count(*) from loaded where {column} <= 0"):
+            _fail(path, f"column {column}: {n} value(s) not positive")
+    # One model role is one model: every condition has the layers 0..L-1, L = the role's largest layer + 1.
     gaps = con.execute("""
-        select model_role, spike_def_id, gain, count(distinct layer) as n, min(layer), max(layer)
-        from loaded group by all having min(layer) <> 0 or max(layer) <> count(distinct layer) - 1
-            or count(*) <> count(distinct layer) order by all limit 1""").fetchall()
+        with conditions as (
+            select model_role, spike_def_id, gain, count(distinct layer) as n, count(*) as n_rows,
+                   min(layer) as lo, max(layer) as hi
+            from loaded group by all),
+        roles as (select model_role, max(hi) + 1 as n_layers from conditions group by all)
+        select model_role, spike_def_id, gain, n, lo, hi, n_layers from conditions join roles using (model_role)
+        where lo <> 0 or hi <> n_layers - 1 or n <> n_layers or n_rows <> n order by all limit 1""").fetchall()
     if gaps:
-        role, spike_def, gain, n, lo, hi = gaps[0]
+        role, spike_def, gain, n, lo, hi, n_layers = gaps[0]
         _fail(path, f"column layer: ({role}, {spike_def}, g={gain}) has {n} distinct layers {lo}..{hi}, "
-                    "not a contiguous 0..L-1 without duplicates (missing layers?)")
+                    f"not 0..{n_layers - 1} (the layers of model_role {role}) once each (missing layers?)")
     small = con.execute("select model_role, gain, layer, n_sequences * seq_len * d_ff from loaded "
                         "where n_sequences::bigint * seq_len * d_ff < ? order by all limit 1",
                         [constants["min_cal_samples"]]).fetchall()
@@ -113,12 +134,13 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection) -> dict:
     if missing:
         _fail(path, f"columns spike_def_id/gain: no rows for condition {missing[0]} of the gain grid")
     lattice = con.execute("""select model_role, max(layer) + 1, min(seq_len), max(seq_len), min(n_sequences),
-                                    max(n_sequences) from loaded group by model_role order by 1""").fetchall()
-    for role, n_layers, t_lo, t_hi, n_lo, n_hi in lattice:
-        if t_lo != t_hi or n_lo != n_hi:
-            _fail(path, f"columns seq_len/n_sequences: model_role {role} mixes several lattices")
-    return {role: {"n_layers": n_layers, "seq_len": t_lo, "n_sequences": n_lo}
-            for role, n_layers, t_lo, _, n_lo, _ in lattice}
+                                    max(n_sequences), min(d_ff), max(d_ff)
+                             from loaded group by model_role order by 1""").fetchall()
+    for role, n_layers, t_lo, t_hi, n_lo, n_hi, d_lo, d_hi in lattice:
+        if t_lo != t_hi or n_lo != n_hi or d_lo != d_hi:
+            _fail(path, f"columns seq_len/n_sequences/d_ff: model_role {role} mixes several lattices")
+    return {role: {"n_layers": n_layers, "seq_len": t_lo, "n_sequences": n_lo, "d_ff": d_lo}
+            for role, n_layers, t_lo, _, n_lo, _, d_lo, _ in lattice}
 
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -159,8 +181,8 @@ def _event_roles(path: Path, con: duckdb.DuckDBPyConnection) -> list:
         f"select distinct model_role from read_parquet('{_escape(path)}') order by 1").fetchall()]
 
 
-def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) -> None:
-    """Every check of the events: the file-level ones, then the row checks of pass 1."""
+def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict, source: str = "the summaries") -> None:
+    """Every check of the events: the file-level ones, then the row checks of pass 1 (lattice from `source`)."""
     from gatehouse.criticality import event_readers, event_scan  # here: numba only where rows are read
 
     check_event_file(path, con, lattices)
@@ -168,45 +190,49 @@ def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict) 
     events = event_readers.ParquetEvents(path, con.sql(f"select {typed} from read_parquet('{_escape(path)}')"))
     try:
         for role, lattice in lattices.items():
-            layout = event_scan.RoleLayout.for_checks(role, canon()["gain_grid"], lattice["n_layers"],
-                                                      lattice["seq_len"])
+            layout = event_scan.RoleLayout.for_checks(role, canon()["gain_grid"], lattice, source)
             event_scan.validate_role(events, layout)
     except event_readers.EventsError as error:
         _fail(path, str(error))
 
 
-def validate_event_files(events: Path, summaries: Path) -> None:
+def validate_event_files(events: Path, summaries: Path, roles=None) -> None:
     """The checks made before the build reads the events in place: summaries, event columns and roles."""
     with _connect() as con:
-        check_event_file(Path(events), con, validate_summaries(Path(summaries), con))
+        check_event_file(Path(events), con, validate_summaries(Path(summaries), con, roles))
 
 
-def validate_spike_inputs(events: Path, summaries: Path) -> None:
+def validate_spike_inputs(events: Path, summaries: Path, roles=None) -> None:
     with _connect() as con:
-        validate_events(Path(events), con, validate_summaries(Path(summaries), con))
+        validate_events(Path(events), con, validate_summaries(Path(summaries), con, roles), str(summaries))
 
 
 def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
     """Occupied sites (cond_id, model_role, spike_def_id, target_rate, gain, seq_id, layer, token, a)
     from a raster NPZ with keys X, A [C, N, L, T], cond_id [C], seq_id [N], plus a condition map."""
     npz_path, conditions_path = Path(npz_path), Path(conditions_path)
-    try:
-        with np.load(npz_path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as error:
-        _fail(npz_path, f"not a readable NPZ file ({error})")
+    arrays = _read_npz(npz_path)
     for key, rank in (("X", 4), ("A", 4), ("cond_id", 1), ("seq_id", 1)):
         if key not in arrays:
             _fail(npz_path, f"missing key {key}; expected X, A [C,N,L,T], cond_id [C], seq_id [N]")
         if arrays[key].ndim != rank:
             _fail(npz_path, f"key {key}: rank {arrays[key].ndim}, expected {rank}")
+        if arrays[key].dtype.kind not in ("biu" if rank == 1 else "biuf"):
+            _fail(npz_path, f"key {key}: dtype {arrays[key].dtype}, expected {'integers' if rank == 1 else 'counts'}")
+    for key in ("cond_id", "seq_id"):
+        if np.unique(arrays[key]).size != arrays[key].size:
+            _fail(npz_path, f"key {key}: duplicate values")
     counts, occupied = arrays["A"], arrays["X"]
+    _check_counts(npz_path, counts)
     if counts.shape != occupied.shape:
         _fail(npz_path, f"keys X/A: shapes differ {occupied.shape} vs {counts.shape}")
     if counts.shape[0] != arrays["cond_id"].size or counts.shape[1] != arrays["seq_id"].size:
         _fail(npz_path, "keys cond_id/seq_id: lengths do not match the C and N axes of A")
     if not np.array_equal(occupied.astype(bool), counts > 0):
         _fail(npz_path, "keys X/A: X differs from A > 0")
+    empty = np.flatnonzero(~counts.any(axis=(1, 2, 3)))
+    if empty.size:
+        _fail(npz_path, f"key A: condition cond_id={arrays['cond_id'][empty[0]]} has no occupied site: an empty condition")
     conditions = _load_conditions(conditions_path, arrays["cond_id"])
     c, n, layer, token = np.nonzero(counts)
     sites = pd.DataFrame({"cond_id": arrays["cond_id"][c].astype(np.int32),
@@ -216,6 +242,31 @@ def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
     lattice = pd.DataFrame({"cond_id": arrays["cond_id"].astype(np.int32), "n_sequences": counts.shape[1],
                             "n_layers": counts.shape[2], "seq_len": counts.shape[3]})
     return sites.merge(conditions, on="cond_id"), conditions.merge(lattice, on="cond_id")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an NPZ file; a named error for anything else (missing, not a zip, corrupt, a .npy)."""
+    if not path.is_file():
+        _fail(path, "file not found")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if isinstance(npz, np.lib.npyio.NpzFile):
+            with npz:
+                return {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        _fail(path, f"not a readable NPZ file ({type(error).__name__}: {error})")
+    _fail(path, "not an NPZ file but a single array (.npy); expected keys X, A, cond_id, seq_id")
+
+
+def _check_counts(path: Path, counts: np.ndarray) -> None:
+    """A holds spike counts: finite, non-negative integers (NaN would become an occupied site)."""
+    if counts.dtype.kind == "f":
+        if n := np.count_nonzero(~np.isfinite(counts)):
+            _fail(path, f"key A: {n} NaN/inf value(s); expected spike counts")
+        if n := np.count_nonzero(counts != np.floor(counts)):
+            _fail(path, f"key A: {n} non-integer value(s); expected spike counts")
+    if n := np.count_nonzero(counts < 0):
+        _fail(path, f"key A: {n} negative value(s); expected spike counts")
 
 
 def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
@@ -237,12 +288,15 @@ def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
 def _read_csv(con, path: Path) -> None:
     if not path.is_file():
         _fail(path, "file not found")
-    con.execute(f"create or replace temp view raw_csv as select * from read_csv('{_escape(path)}', header=true)")
-    missing = [name for name in CONDITION_COLUMNS if name not in [c[0] for c in con.execute("describe raw_csv").fetchall()]]
+    try:
+        con.execute(f"create or replace temp view raw_csv as select * from read_csv('{_escape(path)}', header=true)")
+        present = [c[0] for c in con.execute("describe raw_csv").fetchall()]
+    except duckdb.Error as error:
+        _fail(path, f"not a readable CSV file ({error})")
+    missing = [name for name in CONDITION_COLUMNS if name not in present]
     if missing:
         _fail(path, f"missing column(s) {', '.join(missing)}")
-    casts = ", ".join(f"cast({name} as {kind}) as {name}" for name, kind in CONDITION_COLUMNS.items())
-    con.execute(f"create or replace temp view loaded as select {casts} from raw_csv")
+    _typed_view(con, path, CONDITION_COLUMNS, "raw_csv")
 
 
 def validate_metrics(path: Path) -> None:
@@ -251,7 +305,7 @@ def validate_metrics(path: Path) -> None:
     path = Path(path)
     con = _connect()
     try:
-        present = con.read_parquet(str(path)).columns if path.is_file() else []
+        present = _stored_types(con, path, {})  # named error for a missing, empty or non-parquet file
         columns = {name: kind for name, kind in METRICS_COLUMNS.items()}
         if "gain" not in present and "g" in present:
             columns["g"] = columns.pop("gain")

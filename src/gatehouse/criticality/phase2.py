@@ -49,6 +49,17 @@ def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) 
     return config, variables
 
 
+def _check_unchanged(input_config: dict, variables: dict) -> None:
+    """Re-hash the input files after the build (the events are read in place, not copied): results from
+    a file that changed meanwhile match no pinned sha256, so the run is refused and nothing is published."""
+    for name, pinned in input_config.get("files", {}).items():
+        path = Path(variables[f"spike_{name}_path"])
+        now = sha256_file(path) if path.is_file() else "missing"
+        if now != pinned["sha256"]:
+            raise RunError(f"{path}: --{name} changed while the build ran (sha256 {pinned['sha256'][:12]} before, "
+                           f"{now[:12]} after); nothing was published")
+
+
 def _base_config(phase_id: str, model_role: str) -> dict:
     constants = canon()
     if model_role not in constants["model_roles"]:
@@ -73,6 +84,7 @@ def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summari
         database = run.staging / "warehouse.duckdb"
         summary = dbt_build(GRID_SELECT, {}, database, run.staging / "dbt",
                             inputs={**variables, "model_roles": [model_role]})
+        _check_unchanged(input_config, variables)
         _export(database, f"select * from gain_grid_metrics order by {METRICS_ORDER}",
                 run.results / "metrics.parquet")
         _export(database, f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",
@@ -111,6 +123,8 @@ def _grid_dependency(runs_dir: Path, model_role: str, dep: str | None) -> dict:
 
 def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None = None,
                  metrics: str | None = None) -> Path:
+    if metrics and dep:  # else --dep would be silently ignored, whether or not that run exists
+        raise RunError(f"--dep {dep} and --metrics {metrics}: give one, a gain-grid run or a metrics file")
     if metrics:
         metrics_path, dependencies = Path(metrics).resolve(), []
         if not metrics_path.is_file():

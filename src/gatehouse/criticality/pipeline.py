@@ -9,7 +9,8 @@ from gatehouse.criticality import event_scan
 from gatehouse.criticality.branching import LAYER_COUNT_COLUMNS, dense_layer_counts
 from gatehouse.criticality.event_readers import EventsError, ParquetEvents, RelationEvents
 from gatehouse.criticality.loaders import InputError
-from gatehouse.criticality.sources import empty_frame, events_label, user_events_path
+from gatehouse.criticality.rate_match import RateMatchError, tau_table
+from gatehouse.criticality.sources import empty_frame, events_label, summaries_label, user_events_path
 
 HISTOGRAM_TYPES = {"model_role": "object", "spike_def_id": "object", "gain": "float64", "layer": "int32",
                    "bin_index": "int32", "n_values_in_bin": "int64"}
@@ -31,10 +32,19 @@ def events_reader(spike_inputs: dict, staged_events):
 def tail_histogram_table(spike_inputs: dict, staged_events, ranges: pd.DataFrame, bins: int) -> pd.DataFrame:
     """int_tail_histograms: pass 1 over the events (row checks + histogram counts)."""
     try:
-        return _typed(event_scan.tail_histograms(events_reader(spike_inputs, staged_events), ranges, bins),
-                      HISTOGRAM_TYPES)
+        return _typed(event_scan.tail_histograms(events_reader(spike_inputs, staged_events), ranges, bins,
+                                                 summaries_label(spike_inputs)), HISTOGRAM_TYPES)
     except EventsError as error:
         raise InputError(f"{events_label(spike_inputs)}: {error}") from None
+
+
+def tau_rate_matched_table(spike_inputs: dict, histograms: pd.DataFrame, ranges: pd.DataFrame,
+                           targets: pd.DataFrame, bins: int) -> pd.DataFrame:
+    """int_tau_rate_matched: the thresholds; a floor set too high is an error of the summaries."""
+    try:
+        return tau_table(histograms, ranges, targets, bins)
+    except RateMatchError as error:
+        raise InputError(f"{summaries_label(spike_inputs)}: {error}") from None
 
 
 def raster_layer_table(spike_inputs: dict, staged_events, taus: pd.DataFrame, lattices: pd.DataFrame,

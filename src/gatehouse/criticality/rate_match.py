@@ -61,7 +61,7 @@ def select_tau_from_counts(counts_by_bin: dict[int, int] | np.ndarray, total: in
     k, tau = _first_bin_at_most(_values_above(dense), total, target, v_min_r, v_max_r, bins)
     k, tau = int(k), float(tau)
     if tau <= floor:
-        raise RateMatchError(_below_floor(target, tau, floor))
+        raise RateMatchError(_below_floor(target, dense.sum() / total, floor))
     return Threshold(tau=tau, bin_index=k, v_min_r=v_min_r, v_max_r=v_max_r)
 
 
@@ -80,9 +80,11 @@ def _first_bin_at_most(above, total, target, v_min_r, v_max_r, bins: int):
     return k, v_min_r + (v_max_r - v_min_r) / bins * (k + 1)
 
 
-def _below_floor(target: float, tau: float, floor: float) -> str:
-    return (f"target rate {target:g} needs tau={tau:.6g}, not above the stored floor {floor:.6g}: "
-            "store events from a lower floor")
+def _below_floor(target: float, rate_above_floor: float, floor: float) -> str:
+    """Then the search stopped at the first bin (nothing is stored below the floor), whose edge is no tau;
+    what is known is the rate above the floor, at most the target, so tau is not above the floor."""
+    return (f"target rate {target:g} needs a tau not above the stored floor {floor:.6g} (the values above the "
+            f"floor make up a rate of only {rate_above_floor:.6g}): store events from a lower floor")
 
 
 def select_tau(values: np.ndarray, target: float, bins: int = 4096, edge: float = 0.001,
@@ -128,8 +130,9 @@ def tau_table(histograms, ranges, targets, bins: int):
     below = np.flatnonzero(tau <= plan.value_floor.to_numpy(np.float64))
     if below.size:
         row = plan.iloc[below[0]]
-        raise RateMatchError(f"rate matching ({row.model_role}, {row.spike_def_id}, target {row.target_rate:g}, "
-                             f"g={row.gain}, layer {row.layer}): "
-                             f"{_below_floor(row.r_star, tau[below[0]], row.value_floor)}")
+        rate_above_floor = counts[row["index"]].sum() / row.n_values
+        raise RateMatchError(f"column floor: rate matching ({row.model_role}, {row.spike_def_id}, target "
+                             f"{row.target_rate:g}, g={row.gain}, layer {row.layer}): "
+                             f"{_below_floor(row.r_star, rate_above_floor, row.value_floor)}")
     table = plan.assign(tau=tau, bin_index=k)[columns]
     return table.sort_values(columns[:5], ignore_index=True)

@@ -56,7 +56,7 @@ def spike_table(spike_inputs: dict, kind: str, session):
         if kind == "events":
             return _empty_input(loaders.EVENT_COLUMNS)
         summaries = Path(inputs["spike_summaries_path"])
-        loaders.validate_event_files(Path(inputs["spike_events_path"]), summaries)
+        loaders.validate_event_files(Path(inputs["spike_events_path"]), summaries, _roles(inputs))
         casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in loaders.SUMMARY_COLUMNS.items())
         roles = ", ".join("'" + role.replace("'", "''") + "'" for role in _roles(inputs))
         return session.sql(f"select {casts} from read_parquet('{str(summaries).replace(chr(39), chr(39) * 2)}') "
@@ -80,6 +80,14 @@ def events_label(spike_inputs: dict) -> str:
     return f"synthetic events (preset {inputs['spike_preset']}, seed {inputs['spike_seed']})"
 
 
+def summaries_label(spike_inputs: dict) -> str:
+    """How errors name the summaries: the user's file, or the synthetic preset."""
+    inputs = _inputs(spike_inputs)
+    if inputs["spike_source"] == "events":
+        return str(Path(inputs["spike_summaries_path"]))
+    return f"synthetic summaries (preset {inputs['spike_preset']}, seed {inputs['spike_seed']})"
+
+
 @lru_cache(maxsize=1)
 def _rasters(rasters_path: str, conditions_path: str):
     return loaders.load_rasters(Path(rasters_path), Path(conditions_path))
@@ -92,5 +100,9 @@ def raster_table(spike_inputs: dict, kind: str):
         return empty_frame(EMPTY_RASTER_SITES if kind == "sites" else EMPTY_RASTER_CONDITIONS)
     sites, conditions = _rasters(inputs["spike_rasters_path"], inputs["spike_conditions_path"])
     roles = set(_roles(inputs))
+    missing = sorted(roles - set(conditions.model_role))
+    if missing:
+        raise loaders.InputError(f"{Path(inputs['spike_conditions_path'])}: column model_role: no condition for "
+                                 f"model_role {missing[0]}: an empty condition")
     frame = sites if kind == "sites" else conditions
     return frame[frame.model_role.isin(roles)].reset_index(drop=True)

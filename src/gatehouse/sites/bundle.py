@@ -83,6 +83,7 @@ def verify_bundle(path: str | Path) -> VerifiedBundle:
         raise GateInError(f"E003_INDEX_HYGIENE: {directory / INDEX_FILE} lists files that do not exist: {missing}")
     if unlisted:
         raise GateInError(f"E003_INDEX_HYGIENE: {directory} has files not listed in {INDEX_FILE}: {unlisted}")
+    _refuse_links_out(directory, listed)
     flag_path = directory / FLAG_FILE
     if not flag_path.is_file():
         raise GateInError(f"E004_FLAG_MISSING: {flag_path} not found; the upstream bundle did not pass")
@@ -96,6 +97,17 @@ def verify_bundle(path: str | Path) -> VerifiedBundle:
     files = [{**entry, "sha256_hex": hashlib.sha256((directory / entry["path"]).read_bytes()).hexdigest(),
               "bytes": (directory / entry["path"]).stat().st_size} for entry in entries]
     return VerifiedBundle(directory, recomputed, files, _bundle_fingerprint(directory))
+
+
+def _refuse_links_out(directory: Path, listed: list[str]) -> None:
+    """A listed file (or a folder on its path) may be a symlink only if it resolves inside the bundle:
+    the flag must vouch for bytes the bundle holds, not for a file anywhere on the machine."""
+    root = directory.resolve()
+    for relative in listed:
+        target = (directory / relative).resolve()
+        if not target.is_relative_to(root):
+            raise GateInError(f"E003_INDEX_HYGIENE: {directory / relative} is a symlink to {target}, outside the "
+                              "bundle; a bundle must hold its own files")
 
 
 def _read_index(directory: Path) -> list[dict]:

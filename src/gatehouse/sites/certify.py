@@ -65,6 +65,7 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
     path = Path(site_locations).resolve()
     if not path.is_file():
         raise RunError(f"{path}: file not found (--site-locations)")
+    sources.validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]))
     tiles_path = Path(tiles).resolve() if tiles else None
     if tiles_path is not None and not tiles_path.is_file():
         raise RunError(f"{tiles_path}: file not found (--tiles)")
@@ -93,6 +94,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
             policy_dir: str | None = None, catalogue_seed: int = 42, last_good: str | None = None) -> tuple[Path, bool]:
     """The whole chain for every certification seed in one build, graded and certified."""
     _check_grade(target_grade)
+    if last_good and not Path(last_good).is_file(): raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")  # noqa: E701
     if len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds must be distinct, got {seeds}")
     single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)

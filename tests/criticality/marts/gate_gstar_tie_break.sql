@@ -1,6 +1,8 @@
 {{ config(meta={'gate': 'C-GS-3'}) }}
 {#- Recompute the tie-break independently: among the gains at minimal |b_tot - 1|, g* must be the
-    one closest to GAIN_BASELINE, then the smaller. Returns conditions where gstar disagrees. -#}
+    one closest to GAIN_BASELINE, then the smaller. Distances in exact decimal, as in the model (macro
+    exact_distance): as doubles, 0.85 is farther from 1.0 than 1.15. Returns conditions where gstar
+    disagrees. -#}
 with metrics as (
     select * from {{ ref('int_grid_metrics_restricted') }}
 ),
@@ -10,7 +12,7 @@ baseline as (
 ),
 
 closest as (
-    select model_role, spike_def_id, target_rate, min(abs(b_tot - 1.0)) as min_abs_err
+    select model_role, spike_def_id, target_rate, min({{ exact_distance('b_tot', 1) }}) as min_abs_err
     from metrics
     group by all
 ),
@@ -19,12 +21,13 @@ tied as (
     select metrics.*
     from metrics
     inner join closest using (model_role, spike_def_id, target_rate)
-    where abs(metrics.b_tot - 1.0) = closest.min_abs_err
+    where {{ exact_distance('metrics.b_tot', 1) }} = closest.min_abs_err
 ),
 
 expected as (
     select model_role, spike_def_id, target_rate,
-        arg_min(gain, abs(gain - baseline.gain_baseline) * 1e6 + gain) as expected_gstar,
+        arg_min(gain, {'distance': {{ exact_distance('gain', 'baseline.gain_baseline') }}, 'gain': gain})
+            as expected_gstar,
         count(*) as expected_n_tied
     from tied
     cross join baseline

@@ -106,7 +106,8 @@ def test_tail_histograms_match_numpy_bins(small_batches):
     events = random_events()
     rng = np.random.default_rng(5)
     ranges = pd.DataFrame([{"model_role": "INSTRUCT", "spike_def_id": spike_def, "gain": gain, "layer": layer,
-                            "seq_len": SEQ_LEN, "value_floor": rng.uniform(0.0, 1.0),
+                            "seq_len": SEQ_LEN, "n_sequences": N_SEQUENCES, "d_ff": 4,
+                            "value_floor": rng.uniform(0.0, 1.0),
                             "v_min_r": -8.0 if spike_def == "SPIKE_ONE_SIDED_POS" else 0.0, "v_max_r": 8.0}
                            for spike_def in ("SPIKE_ONE_SIDED_POS", "SPIKE_TWO_SIDED_ABS")
                            for gain in GAINS for layer in range(N_LAYERS)])

@@ -96,3 +96,22 @@ def test_index_must_be_json(written):
     (directory / "index.json").write_text("{not json")
     with pytest.raises(GateInError, match="E002_INDEX_INVALID"):
         bundle.verify_bundle(directory)
+
+
+def test_a_symlink_out_of_the_bundle_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_bytes(b"secret")
+    bundle_dir = tmp_path / "bundle"
+    bundle.write_bundle(bundle_dir, {"outlets.csv": b"secret"})
+    (bundle_dir / "outlets.csv").unlink()
+    (bundle_dir / "outlets.csv").symlink_to(outside)  # same bytes, so the flag still matches
+    with pytest.raises(bundle.GateInError, match="E003_INDEX_HYGIENE: .*outlets.csv is a symlink to .*elsewhere.csv"):
+        bundle.verify_bundle(bundle_dir)
+
+
+def test_a_symlink_inside_the_bundle_is_accepted(tmp_path):
+    bundle_dir = tmp_path / "bundle"
+    bundle.write_bundle(bundle_dir, {"data/outlets.csv": b"x", "copy.csv": b"x"})
+    (bundle_dir / "copy.csv").unlink()
+    (bundle_dir / "copy.csv").symlink_to(bundle_dir / "data" / "outlets.csv")
+    assert bundle.verify_bundle(bundle_dir).flag_sha256_hex

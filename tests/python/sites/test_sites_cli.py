@@ -221,6 +221,7 @@ GOOD_ROWS = [(1, "DE", "DE", 1), (1, "DE", "DE", 2), (2, "FR", "FR", 1)]
     ("site_order_gap", GOOD_ROWS + [(3, "FR", "FR", 1), (3, "FR", "FR", 3)], "E301_SITE_ORDER"),
     ("site_order_duplicate", GOOD_ROWS + [(3, "FR", "FR", 1), (3, "FR", "FR", 1)], "E301_SITE_ORDER"),
     ("negative_count", GOOD_ROWS + [(3, "FR", "FR", -2)], "E301_SITE_ORDER"),
+    ("zero_rows", [], "E300_CATALOGUE_SCHEMA"),
 ])
 def test_bad_catalogues_are_refused_before_dbt(tmp_path, capsys, case, rows, code):
     path = write_catalogue(tmp_path / f"{case}.parquet", rows)

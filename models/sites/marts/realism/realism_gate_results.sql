@@ -1,5 +1,6 @@
 {#- Every B and B+ threshold of seed realism_gates applied to every seed's scorecard, long format:
-    one row per (seed, grade, metric) with the value, the threshold and whether it passes. -#}
+    one row per (seed, grade, metric) with the value, the threshold and whether it passes (a null or
+    NaN value fails). -#}
 with scorecard as (
     select * from {{ ref('realism_scorecard') }}
 ),
@@ -9,14 +10,13 @@ gates as (
 ),
 
 metric_values as (
-    unpivot (
-        select seed, country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
-            southern_hemisphere_share, nn_tail_improvement
-        from scorecard
-    )
-    on country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
+    -- include nulls: a metric that could not be computed must fail its gate, not vanish with it
+    select seed, metric, metric_value
+    from scorecard
+    unpivot include nulls (metric_value for metric in (
+        country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
         southern_hemisphere_share, nn_tail_improvement
-    into name metric value metric_value
+    ))
 )
 
 select
@@ -27,10 +27,7 @@ select
     gates.comparison,
     gates.threshold,
     metric_values.metric_value,
-    coalesce(case gates.comparison
-        when 'at_most' then metric_values.metric_value <= gates.threshold
-        when 'at_least' then metric_values.metric_value >= gates.threshold
-    end, false) as passed
+    {{ passes_threshold('metric_values.metric_value', 'gates.comparison', 'gates.threshold') }} as passed
 from metric_values
 inner join gates using (metric)
 order by metric_values.seed, gates.grade, gates.gate_id

@@ -165,10 +165,7 @@ select
     measured.metric_value,
     checks.comparison,
     checks.threshold,
-    coalesce(not isnan(measured.metric_value) and case checks.comparison
-        when 'at_most' then measured.metric_value <= checks.threshold
-        when 'at_least' then measured.metric_value >= checks.threshold
-    end, false) as passed,
+    {{ passes_threshold('measured.metric_value', 'checks.comparison', 'checks.threshold') }} as passed,
     measured.detail
 from measured
 inner join checks using (check_id)
