@@ -23,6 +23,7 @@ build: install
 test: install
 	$(BIN)/pytest -n 2
 	GATEHOUSE_DB=target/ci.duckdb $(BIN)/dbt build --target ci
+	GATEHOUSE_README_DB=target/ci.duckdb $(BIN)/pytest -q tests/readme
 
 bench: install  # results and their commands go into BENCHMARKS.md
 	$(BIN)/python -m bench.criticality_bench --events 1e6 1e7 1e8 --repeat 2 --markdown BENCHMARKS.md

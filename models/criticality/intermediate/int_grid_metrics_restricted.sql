@@ -62,7 +62,7 @@ conflicts as (
 ),
 
 problems as (
-    select 1 as check_order, 'no rows' as problem from counts where n_rows = 0
+    select 1 as check_order, 'no rows, nothing to select g* from' as problem from counts where n_rows = 0
     {%- for column in ['spike_def_id', 'target_rate', 'gain', 'b_tot'] %}
     union all
     select 2, 'column {{ column }}: ' || null_{{ column }} || ' null or non-numeric value(s) (or no such column)'
@@ -123,3 +123,5 @@ select
     cast(gain as double) as gain,
     cast(b_tot as double) as b_tot
 from branching_metrics
+-- a fixed row order (select distinct does not keep the file's): gstar's regr_slope depends on it in the last bits
+order by model_role, spike_def_id, target_rate, gain

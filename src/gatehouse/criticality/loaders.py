@@ -181,7 +181,8 @@ def _event_roles(path: Path, con: duckdb.DuckDBPyConnection) -> list:
         f"select distinct model_role from read_parquet('{_escape(path)}') order by 1").fetchall()]
 
 
-def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict, source: str = "the summaries") -> None:
+def validate_events(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict,
+                    source: str = "the summaries") -> None:
     """Every check of the events: the file-level ones, then the row checks of pass 1 (lattice from `source`)."""
     from gatehouse.criticality import event_readers, event_scan  # here: numba only where rows are read
 
@@ -232,7 +233,8 @@ def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
         _fail(npz_path, "keys X/A: X differs from A > 0")
     empty = np.flatnonzero(~counts.any(axis=(1, 2, 3)))
     if empty.size:
-        _fail(npz_path, f"key A: condition cond_id={arrays['cond_id'][empty[0]]} has no occupied site: an empty condition")
+        _fail(npz_path, f"key A: condition cond_id={arrays['cond_id'][empty[0]]} has no occupied site: "
+                        "an empty condition")
     conditions = _load_conditions(conditions_path, arrays["cond_id"])
     c, n, layer, token = np.nonzero(counts)
     sites = pd.DataFrame({"cond_id": arrays["cond_id"][c].astype(np.int32),

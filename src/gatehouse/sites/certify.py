@@ -94,7 +94,8 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
             policy_dir: str | None = None, catalogue_seed: int = 42, last_good: str | None = None) -> tuple[Path, bool]:
     """The whole chain for every certification seed in one build, graded and certified."""
     _check_grade(target_grade)
-    if last_good and not Path(last_good).is_file(): raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")  # noqa: E701
+    if last_good and not Path(last_good).is_file():  # before the freeze guard builds every seed's catalogue
+        raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")
     if len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds must be distinct, got {seeds}")
     single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
