@@ -24,6 +24,7 @@ import yaml
 from gatehouse.project import PROJECT_DIR
 
 EXIT_FAILED, EXIT_MISSING_DEPENDENCY, EXIT_RUN_EXISTS = 2, 3, 4
+FAILED_DIR = "failed"  # runs_dir/failed/<run_id>-<n>/: failed attempts, kept for inspection
 
 
 class RunError(RuntimeError):
@@ -167,6 +168,28 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
             staging.rename(final)
         except OSError as error:
             raise RunError(f"--runs-dir {runs_dir}: cannot publish {run_id} ({error.strerror or error})") from None
-    except BaseException:
+    except Exception as error:  # keep the evidence of a failed attempt, away from good runs
+        kept = keep_failed_attempt(run, runs_dir, error)
+        where = f"is kept in {kept}" if kept else "could not be kept (the disk refused it)"
+        raise RunError(f"{error}\nThe failed attempt (warehouse, dbt logs, stored gate failures) {where}",
+                       getattr(error, "exit_code", EXIT_FAILED)) from error
+    except BaseException:  # Ctrl-C, SIGTERM: nothing half-built is left behind
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def keep_failed_attempt(run: Run, runs_dir: Path, error: BaseException) -> Path | None:
+    """Move a failed run's staging directory to runs_dir/failed/<run_id>-<n>/ (n = attempt number), with its
+    run_record.json marked failed. Never a RUN_* directory at the top, so it is never taken as a dependency."""
+    run.record.update({"stage_status": "failed", "error": str(error)})
+    failed_dir = runs_dir / FAILED_DIR
+    try:
+        (run.staging / "run_record.json").write_text(json.dumps(run.record, indent=2, sort_keys=True) + "\n")
+        failed_dir.mkdir(exist_ok=True)
+        attempt = 1 + sum(1 for _ in failed_dir.glob(f"{run.run_id}-*"))
+        kept = failed_dir / f"{run.run_id}-{attempt}"
+        run.staging.rename(kept)
+        return kept
+    except OSError:
+        shutil.rmtree(run.staging, ignore_errors=True)
+        return None

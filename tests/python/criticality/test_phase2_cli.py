@@ -12,6 +12,8 @@ from gatehouse.criticality import phase2, synthetic
 from gatehouse.project import canon
 from gatehouse.runs import sha256_file
 
+from ..published import published
+
 
 def read_json(path):
     with open(path) as handle:
@@ -170,7 +172,7 @@ def test_bad_events_fail_with_a_named_error_and_leave_nothing(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "events.parquet" in err and "column z" in err and "non-finite" in err
-    assert list(runs_dir.iterdir()) == []
+    assert published(runs_dir) == []
 
 
 def test_malformed_npz_fails_with_a_named_error_and_leaves_nothing(tmp_path, capsys):
@@ -181,7 +183,7 @@ def test_malformed_npz_fails_with_a_named_error_and_leaves_nothing(tmp_path, cap
                  "--conditions", str(tmp_path / "conditions.csv")])
     assert code == 2
     assert "rasters.npz" in capsys.readouterr().err
-    assert list(runs_dir.iterdir()) == []
+    assert published(runs_dir) == []
 
 
 def test_missing_grid_dependency_is_exit_3(tmp_path, capsys):

@@ -20,6 +20,8 @@ from gatehouse.dbt_invoke import dbt_build
 from gatehouse.project import PROJECT_DIR, canon
 from gatehouse.runs import EXIT_FAILED, EXIT_MISSING_DEPENDENCY, RunError
 
+from ..published import published
+
 FIXTURES = PROJECT_DIR / "tests" / "fixtures"
 
 
@@ -101,8 +103,6 @@ CASES = [
 ]
 
 
-def published(runs_dir):
-    return sorted(path.name for path in runs_dir.iterdir()) if runs_dir.exists() else []
 
 
 @pytest.mark.parametrize("case, writer, extra, exit_code, fragments", CASES, ids=[case[0] for case in CASES])

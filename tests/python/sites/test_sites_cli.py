@@ -27,6 +27,8 @@ from gatehouse.project import PROJECT_DIR
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, sha256_file
 from gatehouse.sites import bundle, geodata, policy, sources
 
+from ..published import failed_attempts, nothing_published
+
 DEFAULT_SITES, DEFAULT_COUNTRIES = 102_134, 232  # surrogate catalogue of 1B seed 42 (policies/sites/outlets_1a.yaml)
 UPSTREAM_MF = "cd" * 32
 
@@ -54,8 +56,6 @@ def only_run(runs_dir: Path) -> Path:
     return runs[0]
 
 
-def nothing_published(runs_dir: Path) -> bool:
-    return not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
 @pytest.fixture(scope="session")
@@ -269,6 +269,11 @@ def test_country_without_tiles_stops_the_dbt_build_at_s3(tmp_path):
     assert "s3_requirements" in completed.stderr
     assert "E303_COUNTRY_WITHOUT_TILES legal_country_iso=DE" in completed.stderr
     assert nothing_published(tmp_path / "runs")
+    (attempt,) = failed_attempts(tmp_path / "runs")  # the evidence is kept, apart from good runs
+    assert attempt.name.startswith("RUN_S1B_") and attempt.name.endswith("-1") and str(attempt) in completed.stderr
+    record = json.loads((attempt / "run_record.json").read_text())
+    assert record["stage_status"] == "failed" and "E303_COUNTRY_WITHOUT_TILES" in record["error"]
+    assert (attempt / "warehouse.duckdb").is_file() and (attempt / "dbt").is_dir()
 
 
 def test_plain_dbt_build_refuses_a_bad_catalogue(tmp_path):
