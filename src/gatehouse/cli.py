@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from gatehouse.runs import RunError
 
@@ -26,10 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the dbt child is killed and the run being built is removed."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signal() works only there
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         args = build_parser().parse_args(argv)
         result = args.handler(args)
+    except Terminated:
+        print("gatehouse: terminated (SIGTERM); no unfinished run is left behind", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:  # Ctrl-C: new_run has already removed the run being built
         print("gatehouse: interrupted (Ctrl-C); no unfinished run is left behind", file=sys.stderr)
         return 130
@@ -39,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # InputError, PolicyError, GeodataError...: bad input, already named
         print(f"gatehouse: {error}", file=sys.stderr)
         return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if result is not None:
         print(result)
     return 0

@@ -171,3 +171,36 @@ def test_a_real_sigint_during_the_dbt_build_leaves_nothing(tmp_path):
     assert process.returncode == 130, error
     assert "Traceback" not in error and error.strip().splitlines()[-1].startswith("gatehouse: interrupted")
     assert list(runs_dir.iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_sigterm_during_the_dbt_build_kills_dbt_and_leaves_nothing(tmp_path):
+    """SIGTERM to the CLI alone (as a scheduler sends it): its dbt child must not be orphaned."""
+    runs_dir = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir",
+                                str(runs_dir)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not any(runs_dir.glob(".staging-*/dbt/*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None, "the build ended before it could be terminated"
+    time.sleep(1.0)
+    dbt_children = _children(process.pid)
+    assert dbt_children, "no dbt child found"
+    process.send_signal(signal.SIGTERM)
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 143, error
+    assert "Traceback" not in error and error.strip().splitlines()[-1].startswith("gatehouse: terminated (SIGTERM)")
+    assert list(runs_dir.iterdir()) == []
+    assert not [pid for pid in dbt_children if Path(f"/proc/{pid}").exists()]
