@@ -155,17 +155,23 @@ def test_ctrl_c_exits_130_with_one_line_and_removes_the_staging_directory(tmp_pa
     assert list(runs_dir.iterdir()) == []
 
 
-def test_a_real_sigint_during_the_dbt_build_leaves_nothing(tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C does, while dbt is building."""
-    runs_dir = tmp_path / "runs"
+def start_gain_grid_mid_build(runs_dir: Path) -> subprocess.Popen:
+    """A `phase2 gain-grid` CLI process in its own session, returned once its dbt build is under way."""
     process = subprocess.Popen([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir",
                                 str(runs_dir)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while not any(runs_dir.glob(".staging-*/dbt/*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert process.poll() is None, "the build ended before it could be interrupted"
+    assert process.poll() is None, "the build ended before it could be stopped"
     time.sleep(1.0)  # let dbt get going
+    return process
+
+
+def test_a_real_sigint_during_the_dbt_build_leaves_nothing(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C does, while dbt is building."""
+    runs_dir = tmp_path / "runs"
+    process = start_gain_grid_mid_build(runs_dir)
     os.killpg(process.pid, signal.SIGINT)
     _, error = process.communicate(timeout=120)
     assert process.returncode == 130, error
@@ -188,14 +194,7 @@ def _children(pid: int) -> list[int]:
 def test_sigterm_during_the_dbt_build_kills_dbt_and_leaves_nothing(tmp_path):
     """SIGTERM to the CLI alone (as a scheduler sends it): its dbt child must not be orphaned."""
     runs_dir = tmp_path / "runs"
-    process = subprocess.Popen([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir",
-                                str(runs_dir)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not any(runs_dir.glob(".staging-*/dbt/*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert process.poll() is None, "the build ended before it could be terminated"
-    time.sleep(1.0)
+    process = start_gain_grid_mid_build(runs_dir)
     dbt_children = _children(process.pid)
     assert dbt_children, "no dbt child found"
     process.send_signal(signal.SIGTERM)
