@@ -25,7 +25,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    _document(parser)
     return parser
+
+
+EXIT_CODES = ("exit codes: 0 ok; 1 target grade not reached (sites score/certify); 2 bad input or a failed gate; "
+              "3 missing dependency; 4 run directory exists; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)")
+
+
+def _document(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)command's --help shows the exit codes and each option's default (unless its help names it)."""
+    parser.epilog = EXIT_CODES
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _document(subparser)
+        elif action.option_strings and action.default not in (None, False, argparse.SUPPRESS) \
+                and "default" not in (action.help or ""):
+            action.help = f"{action.help or ''} (default: %(default)s)".strip()
 
 
 class Terminated(KeyboardInterrupt):

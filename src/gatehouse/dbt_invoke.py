@@ -15,10 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from gatehouse.project import PROJECT_DIR
 from gatehouse.runs import RunError
 
 PARSE_CACHE = PROJECT_DIR / "target" / "gatehouse-cli"
+AUDIT_SCHEMA = "main_dbt_test__audit"  # where dbt stores each failed gate's rows (store_failures)
 
 
 def dbt_build(select: list[str], variables: dict, database: Path, target_path: Path,
@@ -85,8 +88,25 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
               if node["status"] in ("error", "fail", "runtime error") and node["status"] not in failing_ok]
     if failed or (completed.returncode != 0 and not failing_ok):
         raise RunError("dbt build failed:\n" + "\n".join(
-            f"- {node['name']} [{node['status']}]: {_essential(node['message'])}" for node in failed))
+            f"- {node['name']} [{node['status']}]: {_essential(node['message'])}{_first_failures(database, node)}"
+            for node in failed))
     return summary
+
+
+def _first_failures(database: Path, node: dict, limit: int = 3) -> str:
+    """The first rows a failed gate stored in the audit schema, as text ('' when there are none)."""
+    if node["status"] != "fail" or not node["unique_id"].startswith("test."):
+        return ""
+    try:
+        con = duckdb.connect(str(database), read_only=True)
+        try:
+            frame = con.execute(f'select * from {AUDIT_SCHEMA}."{node["name"]}" limit {limit}').df()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return ""
+    rows = "; ".join(str(row) for row in frame.to_dict(orient="records"))
+    return f"\n    first failing rows ({AUDIT_SCHEMA}.{node['name']}): {rows}" if rows else ""
 
 
 def _digest(variables: dict) -> str:
