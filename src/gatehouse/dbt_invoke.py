@@ -58,6 +58,8 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
             exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = (),
             inputs: dict | None = None) -> dict:
     dbt = Path(sys.executable).with_name("dbt")
+    # absolute: with `inputs` dbt runs in the database's directory, where a relative log path would land
+    target_path = Path(target_path).resolve()
     command = [str(dbt), subcommand, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
                "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
                "--indirect-selection", "cautious", "--select", *select]

@@ -203,3 +203,14 @@ def test_sigterm_during_the_dbt_build_kills_dbt_and_leaves_nothing(tmp_path):
     assert "Traceback" not in error and error.strip().splitlines()[-1].startswith("gatehouse: terminated (SIGTERM)")
     assert list(runs_dir.iterdir()) == []
     assert not [pid for pid in dbt_children if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_relative_runs_dir_keeps_the_dbt_logs_inside_the_published_run(tmp_path):
+    """dbt runs in the run's directory; a relative --runs-dir once sent its log to a stray nested staging path."""
+    relative = os.path.relpath(tmp_path / "runs", PROJECT_DIR)
+    completed = subprocess.run([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir", relative],
+                               cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    (run_dir,) = (tmp_path / "runs").glob("RUN_*")
+    assert (run_dir / "dbt" / "logs" / "dbt.log").is_file()
+    assert not [path for path in run_dir.rglob("*") if ".staging-" in path.name]
