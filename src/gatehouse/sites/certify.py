@@ -16,7 +16,7 @@ import duckdb
 from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
 from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
 from gatehouse.sites.policy import outlet_policy_path
-from gatehouse.sites import freeze, geoparquet, maps, runner, sensitivity, sources
+from gatehouse.sites import freeze, runner, sensitivity, sources
 
 GRADES = ("B", "B+")
 SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
@@ -32,7 +32,6 @@ EXPORTS = {  # table -> order; written as parquet into results/
     "realism_plausibility": "seed, check_id",
     "realism_urban_balance": "seed, country_iso",
 }
-SITE_KEY = "seed, merchant_id, legal_country_iso, site_order"
 
 
 def _check_grade(target_grade: str) -> str:
@@ -140,15 +139,9 @@ def _publish_sites(database: Path, run, inputs: sources.SitesInputs) -> None:
     """site_locations of every seed as GeoParquet, and a PNG map per seed (world + 3 largest countries)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
-        sites = con.execute(f"select * from site_locations order by {SITE_KEY}").df()
-        countries = sources.country_geometries(con.execute("select country_iso, geometry_wkb from stg_geo__countries").df())
+        runner.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
     finally:
         con.close()
-    geoparquet.write_geoparquet(sites, run.results / "site_locations.geoparquet")
-    run.artifact("site_locations_geoparquet", "results/site_locations.geoparquet")
-    for seed in inputs.seeds:
-        for path in maps.write_site_maps(sites[sites["seed"] == seed], countries, run.results / "maps", seed):
-            run.artifact(f"maps/{path.name}", f"results/maps/{path.name}")
 
 
 def certificate_document(database: Path, checked: dict, inputs: sources.SitesInputs, alternatives: list[dict]) -> dict:

@@ -105,7 +105,7 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
                       for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
             counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "
                                  "count(distinct legal_country_iso) as countries from site_locations").df().iloc[0]
-            _write_geoparquet_and_maps(con, run, inputs.seed)
+            write_geoparquet_and_maps(con, run, "", inputs.seeds, with_seed=False)
         finally:
             con.close()
         counts = {key: int(value) for key, value in counts.items()}
@@ -130,14 +130,19 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
         return run.final
 
 
-def _write_geoparquet_and_maps(con, run, seed: int) -> None:
-    """site_locations.geoparquet (the egress with point geometry) and the PNG maps of this seed."""
-    sites = con.execute(f"select * exclude (seed) from site_locations order by {PK}").df()
-    geoparquet.write_geoparquet(sites, run.staging / GEOPARQUET_FILE)
-    run.artifact("site_locations_geoparquet", GEOPARQUET_FILE)
+def write_geoparquet_and_maps(con, run, folder: str, seeds, with_seed: bool) -> None:
+    """site_locations as GeoParquet (point geometry added) and the PNG maps of each seed, into
+    run.staging/folder ('' = the run's top). `with_seed` keeps the seed column (several seeds)."""
+    columns = "*" if with_seed else "* exclude (seed)"
+    sites = con.execute(f"select {columns} from site_locations order by seed, {PK}").df()
+    prefix = f"{folder}/" if folder else ""
+    geoparquet.write_geoparquet(sites, run.staging / f"{prefix}{GEOPARQUET_FILE}")
+    run.artifact("site_locations_geoparquet", f"{prefix}{GEOPARQUET_FILE}")
     countries = sources.country_geometries(con.execute("select country_iso, geometry_wkb from stg_geo__countries").df())
-    for path in maps.write_site_maps(sites, countries, run.staging / "maps", seed):
-        run.artifact(f"maps/{path.name}", f"maps/{path.name}")
+    for seed in seeds:
+        seed_sites = sites[sites["seed"] == seed] if with_seed else sites
+        for path in maps.write_site_maps(seed_sites, countries, run.staging / f"{prefix}maps", seed):
+            run.artifact(f"maps/{path.name}", f"{prefix}maps/{path.name}")
 
 
 def _check_tokens(receipt, checked: dict) -> None:
