@@ -36,7 +36,9 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr
 
 from gatehouse.criticality import synthetic
-from gatehouse.project import PROJECT_DIR, canon
+from gatehouse.project import canon, project_dir
+
+PROJECT_DIR = project_dir()
 
 EVENT_SCHEMA = pa.schema([("model_role", pa.string()), ("gain", pa.float64()), ("seq_id", pa.int32()),
                           ("token", pa.int32()), ("layer", pa.int32()), ("unit", pa.int32()),

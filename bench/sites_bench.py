@@ -23,7 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir
+
+PROJECT_DIR = project_dir()
 
 STATES = [  # (label, dbt selection)
     ("staging", "raw_geo__countries raw_geo__places raw_geo__iso_codes raw_1a__outlet_catalogue "

@@ -1,5 +1,6 @@
 {#- Aggregate SQL expressions for concentration metrics, usable in any select with group by.
-    Definitions: docs block `concentration_metrics` in models/_shared__docs.md. -#}
+    Definitions: docs block `realism_metrics` in models/sites/_sites__docs.md. Python callers use the one
+    numpy twin, gatehouse.sites.outlet_metrics.gini / top_share (checked against these in its tests). -#}
 
 {% macro gini(column) -%}
     {#- G = sum_i (2i - n - 1) x_i / (n sum x), x sorted ascending, i = 1..n; 0 when n = 0 or sum = 0. -#}

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
+from gatehouse import progress
+from gatehouse.project import PROJECT_ENV, project_dir
 from gatehouse.runs import RunError
 
 # Each domain module has register(subparsers), which sets `handler` on its parsers.
-DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands", "gatehouse.runs_commands")
+DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands", "gatehouse.runs.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +29,21 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    _add_common_options(parser)
     _document(parser)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """--project-dir and --quiet on every command (after its name, like its other options)."""
+    subcommands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subcommands:
+        parser.add_argument("--project-dir", help="the gatehouse dbt project (default: the current directory "
+                                                  "or the nearest parent holding one, else the installed checkout)")
+        parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    for action in subcommands:
+        for subparser in action.choices.values():
+            _add_common_options(subparser)
 
 
 EXIT_CODES = ("exit codes: 0 ok; 1 target grade not reached (sites score/certify); 2 bad input or a failed gate; "
@@ -56,8 +73,13 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # signal() works only there
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous_project = os.environ.get(PROJECT_ENV)
     try:
         args = build_parser().parse_args(argv)
+        progress.configure(not args.quiet)
+        if args.project_dir:
+            os.environ[PROJECT_ENV] = str(Path(args.project_dir).resolve())
+        project_dir()  # a missing project is a named error before anything starts
         result = args.handler(args)
     except Terminated:
         print("gatehouse: terminated (SIGTERM); no unfinished run is left behind", file=sys.stderr)
@@ -72,11 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gatehouse: {error}", file=sys.stderr)
         return 2
     finally:
+        _restore_project_env(previous_project)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     if result is not None:
         print(result)
     return 0
+
+
+def _restore_project_env(value: str | None) -> None:
+    """--project-dir holds for one command (main() is also called in-process, by tests)."""
+    if value is None:
+        os.environ.pop(PROJECT_ENV, None)
+    else:
+        os.environ[PROJECT_ENV] = value
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import duckdb
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse import progress
+from gatehouse.project import PROJECT_ENV, project_dir
 from gatehouse.runs import RunError
+from gatehouse.runs.core import disk_full_message
 
-PARSE_CACHE = PROJECT_DIR / "target" / "gatehouse-cli"
+PARSE_CACHE = ("target", "gatehouse-cli")  # under the project directory
 AUDIT_SCHEMA = "main_dbt_test__audit"  # where dbt stores each failed gate's rows (store_failures)
 
 
@@ -60,39 +62,64 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     dbt = Path(sys.executable).with_name("dbt")
     # absolute: with `inputs` dbt runs in the database's directory, where a relative log path would land
     target_path = Path(target_path).resolve()
-    command = [str(dbt), subcommand, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR / "profiles"),
+    project = project_dir()
+    command = [str(dbt), subcommand, "--project-dir", str(project), "--profiles-dir", str(project / "profiles"),
                "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
                "--indirect-selection", "cautious", "--select", *select]
     if exclude:
         command += ["--exclude", *exclude]
     command += list(extra)
-    environment = {**os.environ, "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
-                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
+    environment = {**os.environ, PROJECT_ENV: str(project), "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
+                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
     if inputs is None:
-        completed = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+        returncode, output = _run_streaming(command, project, environment)
     else:  # the profile (database path) and vars must not change from run to run to keep the parse
         environment.update({"GATEHOUSE_DB": database.name, **{
             f"GATEHOUSE_{name.upper()}": ",".join(value) if isinstance(value, list) else str(value)
             for name, value in inputs.items()}})
-        cached_parse = PARSE_CACHE / f"partial_parse-{_digest(variables)}.msgpack"
+        cached_parse = project.joinpath(*PARSE_CACHE) / f"partial_parse-{_digest(variables)}.msgpack"
         if cached_parse.is_file():
             target_path.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cached_parse, target_path / "partial_parse.msgpack")
-        completed = subprocess.run(command, cwd=database.parent, env=environment, capture_output=True, text=True)
+        returncode, output = _run_streaming(command, database.parent, environment)
         _keep_parse(target_path / "partial_parse.msgpack", cached_parse)
     results_path = target_path / "run_results.json"
+    full_disk = disk_full_message(output, database.parent)
+    if full_disk:
+        raise RunError(full_disk)
     if not results_path.exists():
-        raise RunError(f"dbt build did not run:\n{completed.stdout[-4000:]}{completed.stderr[-4000:]}")
+        raise RunError(f"dbt build did not run:\n{output[-4000:]}")
     summary = summarise_results(results_path, target_path / "manifest.json")
     for scratch in ("partial_parse.msgpack", "graph.gpickle", "graph_summary.json", "semantic_manifest.json"):
         (target_path / scratch).unlink(missing_ok=True)
     failed = [node for node in summary["nodes"]
               if node["status"] in ("error", "fail", "runtime error") and node["status"] not in failing_ok]
-    if failed or (completed.returncode != 0 and not failing_ok):
+    if failed or (returncode != 0 and not failing_ok):
         raise RunError("dbt build failed:\n" + "\n".join(
             f"- {node['name']} [{node['status']}]: {_essential(node['message'])}{_first_failures(database, node)}"
             for node in failed))
     return summary
+
+
+def _run_streaming(command: list[str], cwd: Path, environment: dict) -> tuple[int, str]:
+    """Run dbt, echoing each finished node as a progress line; (return code, whole output).
+    On any interruption (Ctrl-C, SIGTERM) the dbt child is killed before the exception goes on."""
+    progress.say(f"dbt {command[1]} started")
+    lines = []
+    process = subprocess.Popen(command, cwd=cwd, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            progress.dbt_line(line)
+        process.wait()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        process.stdout.close()
+    return process.returncode, "".join(lines)
 
 
 def _first_failures(database: Path, node: dict, limit: int = 3) -> str:

@@ -1,6 +1,6 @@
 {#- The core of every threshold gate: evaluate `expression` (row-level, or an aggregate when
     `group_by` is given or the expression aggregates) and return the rows where it is null or
-    outside [min_value, max_value]. Thin wrappers below add named metrics. -#}
+    outside [min_value, max_value]. values_between wraps it for one column. -#}
 {% test expression_between(model, expression, min_value=none, max_value=none, row_condition=none, group_by=none) %}
 {%- if min_value is none and max_value is none -%}
     {{ exceptions.raise_compiler_error("expression_between needs min_value or max_value") }}

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir
+
+PROJECT_DIR = project_dir()
 
 BAD_VARS = [
     ({"sites_seeds": [7, 7]}, "sites_seeds must be distinct"),

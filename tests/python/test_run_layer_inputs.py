@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from gatehouse.cli import main
-from gatehouse.project import PROJECT_DIR, canon
+from gatehouse.project import canon, project_dir
+
+PROJECT_DIR = project_dir()
 from gatehouse.runs import EXIT_FAILED
 
 SITES = {"merchant_id": [1, 1, 2], "legal_country_iso": ["DE", "DE", "FR"], "site_order": [1, 2, 1],

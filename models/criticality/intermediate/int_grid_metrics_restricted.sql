@@ -1,4 +1,6 @@
-{#- The only input of the g* selection: condition keys and b_tot, nothing else (no task metrics).
+{#- The only input of the g* selection: condition keys and b_tot, nothing else (no task metrics);
+    plus, for the annotations of g* only, the optional bootstrap intervals of b_tot and of its slope
+    (null when the file has none; a key repeated with the same b_tot keeps the widest interval).
     From this build's gain_grid_metrics, or from any metrics.parquet given as var gstar_metrics_path
     (a missing model_role column takes var gstar_model_role; `g` is accepted for `gain`).
     A metrics file is checked here, where it is read, so the CLI and a plain dbt build refuse the same
@@ -11,7 +13,9 @@ with
 {% if metrics_path %}
 external_metrics as (
     {{ typed_parquet(metrics_path, {'model_role': 'varchar', 'spike_def_id': 'varchar', 'target_rate': 'double',
-                                    'gain': 'double', 'g': 'double', 'b_tot': 'double'}) }}
+                                    'gain': 'double', 'g': 'double', 'b_tot': 'double',
+                                    'b_tot_ci_low': 'double', 'b_tot_ci_high': 'double',
+                                    'b_tot_slope_ci_low': 'double', 'b_tot_slope_ci_high': 'double'}) }}
 ),
 
 read_metrics as (
@@ -20,7 +24,11 @@ read_metrics as (
         try_cast(spike_def_id as varchar) as spike_def_id,
         try_cast(target_rate as double) as target_rate,
         coalesce(try_cast(gain as double), try_cast(g as double)) as gain,
-        try_cast(b_tot as double) as b_tot
+        try_cast(b_tot as double) as b_tot,
+        try_cast(b_tot_ci_low as double) as b_tot_ci_low,
+        try_cast(b_tot_ci_high as double) as b_tot_ci_high,
+        try_cast(b_tot_slope_ci_low as double) as b_tot_slope_ci_low,
+        try_cast(b_tot_slope_ci_high as double) as b_tot_slope_ci_high
     from external_metrics
 ),
 
@@ -101,17 +109,25 @@ guard as (
 ),
 
 branching_metrics as (
-    select distinct model_role, spike_def_id, target_rate, gain, b_tot
+    select
+        model_role, spike_def_id, target_rate, gain, b_tot,
+        min(b_tot_ci_low) as b_tot_ci_low,
+        max(b_tot_ci_high) as b_tot_ci_high,
+        min(b_tot_slope_ci_low) as b_tot_slope_ci_low,
+        max(b_tot_slope_ci_high) as b_tot_slope_ci_high
     from read_metrics
+    group by model_role, spike_def_id, target_rate, gain, b_tot
     union all
     -- never a row: evaluating the guard raises the error (also when the file has no rows)
-    select null, null, null, null, null
+    select null, null, null, null, null, null, null, null, null
     from guard
     where failure is not null
 )
 {% else %}
 branching_metrics as (
-    select model_role, spike_def_id, target_rate, gain, b_tot
+    select
+        model_role, spike_def_id, target_rate, gain, b_tot,
+        b_tot_ci_low, b_tot_ci_high, b_tot_slope_ci_low, b_tot_slope_ci_high
     from {{ ref('gain_grid_metrics') }}
 )
 {% endif %}
@@ -121,7 +137,11 @@ select
     cast(spike_def_id as varchar) as spike_def_id,
     cast(target_rate as double) as target_rate,
     cast(gain as double) as gain,
-    cast(b_tot as double) as b_tot
+    cast(b_tot as double) as b_tot,
+    cast(b_tot_ci_low as double) as b_tot_ci_low,
+    cast(b_tot_ci_high as double) as b_tot_ci_high,
+    cast(b_tot_slope_ci_low as double) as b_tot_slope_ci_low,
+    cast(b_tot_slope_ci_high as double) as b_tot_slope_ci_high
 from branching_metrics
 -- a fixed row order (select distinct does not keep the file's): gstar's regr_slope depends on it in the last bits
 order by model_role, spike_def_id, target_rate, gain

@@ -1,5 +1,6 @@
 {#- results/metrics.parquet of the gain-grid run: one row per (model_role, spike_def_id,
-    target_rate, gain). Definitions: docs block `branching_ratios`. -#}
+    target_rate, gain). Definitions: docs blocks `branching_ratios`, `shift_null`, `bootstrap_ci`,
+    `b_tot_slope_ci`, `susceptibility`, `avalanches`, `crackling`, `tail_fits`, `mr_estimator`. -#}
 with lattices as (
     select * from {{ ref('int_condition_lattices') }}
 ),
@@ -21,9 +22,31 @@ pooled_counts as (
         sum(n_occupied_time_valid) as n_occupied_time_valid,
         sum(n_occupied_depth_valid) as n_occupied_depth_valid,
         sum(num_time_perm) as num_time_perm,
-        sum(num_depth_perm) as num_depth_perm
+        sum(num_depth_perm) as num_depth_perm,
+        sum(num_time_shift) as num_time_shift,
+        sum(num_depth_shift) as num_depth_shift
     from {{ ref('int_branching_counts') }}
     group by all
+),
+
+intervals as (
+    select * exclude (n_boot) from {{ ref('int_branching_bootstrap') }}
+),
+
+slope_intervals as (
+    select * from {{ ref('int_b_tot_slope_bootstrap') }}
+),
+
+avalanche_aggregates as (
+    select * from {{ ref('int_avalanche_aggregates') }}
+),
+
+signatures as (
+    select * from {{ ref('int_avalanche_signatures') }}
+),
+
+mr_estimates as (
+    select * from {{ ref('int_mr_estimates') }}
 ),
 
 rates as (
@@ -47,6 +70,8 @@ ratios as (
         pooled_counts.num_depth / nullif(pooled_counts.n_occupied_depth_valid, 0) as b_depth_excl_boundary,
         pooled_counts.num_time_perm / nullif(pooled_counts.n_occupied, 0) as b_time_perm,
         pooled_counts.num_depth_perm / nullif(pooled_counts.n_occupied, 0) as b_depth_perm,
+        pooled_counts.num_time_shift / nullif(pooled_counts.n_occupied, 0) as b_time_shift,
+        pooled_counts.num_depth_shift / nullif(pooled_counts.n_occupied, 0) as b_depth_shift,
         rates.achieved_rate_mean,
         rates.achieved_rate_max_abs_err,
         settings.rate_match_tol_abs,
@@ -82,5 +107,22 @@ select
     rate_match_tol_abs,
     n_sequences,
     n_occupied_sites,
-    in_canonical_grid
+    in_canonical_grid,
+    b_time_shift,
+    b_depth_shift,
+    b_time_shift + b_depth_shift as b_tot_shift,
+    b_time - b_time_shift as delta_b_time_shift,
+    b_depth - b_depth_shift as delta_b_depth_shift,
+    (b_time + b_depth) - (b_time_shift + b_depth_shift) as delta_b_tot_shift,
+    intervals.* exclude (model_role, spike_def_id, target_rate, gain),
+    slope_intervals.b_tot_slope_ci_low,
+    slope_intervals.b_tot_slope_ci_high,
+    avalanche_aggregates.* exclude (model_role, spike_def_id, target_rate, gain),
+    signatures.* exclude (model_role, spike_def_id, target_rate, gain),
+    mr_estimates.* exclude (model_role, spike_def_id, target_rate, gain)
 from ratios
+left join intervals using (model_role, spike_def_id, target_rate, gain)
+left join slope_intervals using (model_role, spike_def_id, target_rate)
+left join avalanche_aggregates using (model_role, spike_def_id, target_rate, gain)
+left join signatures using (model_role, spike_def_id, target_rate, gain)
+left join mr_estimates using (model_role, spike_def_id, target_rate, gain)

@@ -62,15 +62,22 @@ def _typed_view(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, s
     casts = ", ".join(f"try_cast({name} as {kind}) as {name}" for name, kind in columns.items())
     raw = ", ".join(f"{name} as raw_{name}" for name in columns)
     con.execute(f"create or replace temp view loaded as select {casts}, {raw} from {source}")
-    counts = ", ".join(f"count_if({name} is null and raw_{name} is not null), count_if(raw_{name} is null)"
-                       for name in columns)
+    counts = ", ".join(f"count_if({name} is null and raw_{name} is not null), count_if(raw_{name} is null), "
+                       f"{_lossy_count(name) if columns[name] in INTEGER_TYPES else '0'}" for name in columns)
     problems = con.execute(f"select {counts} from loaded").fetchone()
     for index, name in enumerate(columns):
-        mistyped, nulls = problems[2 * index], problems[2 * index + 1]
+        mistyped, nulls, lossy = problems[3 * index: 3 * index + 3]
+        if lossy:
+            _fail(path, f"column {name}: {lossy} value(s) are not whole numbers (e.g. 1.5); expected {columns[name]}")
         if mistyped:
             _fail(path, f"column {name}: {mistyped} value(s) are not {columns[name]}")
         if nulls:
             _fail(path, f"column {name}: {nulls} null value(s)")
+
+
+def _lossy_count(name: str) -> str:
+    """Values that an integer cast would round (1.5 -> 2) rather than refuse."""
+    return f"count_if(try_cast(raw_{name} as DOUBLE) <> try_cast({name} as DOUBLE))"
 
 
 def _escape(path: Path) -> str:
@@ -106,6 +113,8 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection, roles=None) -
     for column in ("n_sequences", "seq_len", "d_ff"):
         if n := _scalar(con, f"select count(*) from loaded where {column} <= 0"):
             _fail(path, f"column {column}: {n} value(s) not positive")
+    if n := _scalar(con, "select count(*) from loaded where v_min > v_max"):
+        _fail(path, f"columns v_min/v_max: {n} row(s) with v_min > v_max")
     # One model role is one model: every condition has the layers 0..L-1, L = the role's largest layer + 1.
     gaps = con.execute("""
         with conditions as (
@@ -126,6 +135,9 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection, roles=None) -
         role, gain, layer, n = small[0]
         _fail(path, f"columns n_sequences*seq_len*d_ff: calibration sample of {n} values for ({role}, g={gain}, "
                     f"layer {layer}) is below RATE_MATCH_MIN_CAL_SAMPLES={constants['min_cal_samples']}")
+    if n := _scalar(con, "select count(*) from loaded where n_above_tau0 < 0 "
+                         "or n_above_tau0 > n_sequences::bigint * seq_len * d_ff"):
+        _fail(path, f"column n_above_tau0: {n} value(s) outside [0, n_sequences*seq_len*d_ff] (a count of values)")
     missing = con.execute("""
         with roles as (select distinct model_role from loaded),
         grid as (select * from roles, (select unnest(?) as spike_def_id), (select unnest(?) as gain))
@@ -229,6 +241,8 @@ def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
         _fail(npz_path, f"keys X/A: shapes differ {occupied.shape} vs {counts.shape}")
     if counts.shape[0] != arrays["cond_id"].size or counts.shape[1] != arrays["seq_id"].size:
         _fail(npz_path, "keys cond_id/seq_id: lengths do not match the C and N axes of A")
+    if n := np.count_nonzero((occupied != 0) & (occupied != 1)):
+        _fail(npz_path, f"key X: {n} value(s) other than 0 and 1; X is occupancy (A > 0)")
     if not np.array_equal(occupied.astype(bool), counts > 0):
         _fail(npz_path, "keys X/A: X differs from A > 0")
     empty = np.flatnonzero(~counts.any(axis=(1, 2, 3)))

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 
 from gatehouse.criticality import loaders
-from gatehouse.dbt_invoke import dbt_build, test_statuses
+from gatehouse.criticality import phase2_outputs as outputs
+from gatehouse.dbt_invoke import dbt_build
 from gatehouse.project import canon
 from gatehouse.runs import (EXIT_MISSING_DEPENDENCY, RunError, copy_to_parquet, new_run, published_runs,
                             sha256_file)
@@ -77,9 +78,14 @@ def _export(database: Path, sql: str, destination: Path) -> None:
 
 
 def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summaries=None, rasters=None,
-              conditions=None, preset: str = "crossing", seed: int = 1337) -> Path:
+              conditions=None, preset: str = "crossing", seed: int = 1337, dep: str | None = None) -> Path:
+    dependencies = [dep] if dep else []
+    if dep:  # the events and summaries of a `phase2 capture` run, and its model role
+        from gatehouse.criticality.capture import capture_outputs
+        events, summaries, model_role = capture_outputs(runs_dir, dep, events, summaries, rasters, conditions)
     input_config, variables = _input_spec(events, summaries, rasters, conditions, preset, seed)
-    config = {**_base_config(GRID_PHASE, model_role), "inputs": input_config}
+    config = {**_base_config(GRID_PHASE, model_role), "inputs": input_config,
+              **({"dependencies": dependencies} if dep else {})}
     with new_run(runs_dir, "S02", config) as run:
         database = run.staging / "warehouse.duckdb"
         summary = dbt_build(GRID_SELECT, {}, database, run.staging / "dbt",
@@ -95,11 +101,11 @@ def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summari
         ).fetchall()]
         con.close()
         run.record.update({"phase_id": GRID_PHASE, "model_role": model_role, "conditions": conditions_run,
-                           "inputs": input_config, "dependencies": [],
-                           "dbt": {"invocation_id": summary["invocation_id"], "select": GRID_SELECT,
-                                   "tests": test_statuses(summary)}})
+                           "inputs": input_config, "dependencies": dependencies})
+        run.record_dbt(summary, select=GRID_SELECT)
         run.artifact("metrics_parquet", "results/metrics.parquet")
         run.artifact("tau_rate_matched_parquet", "results/tau_rate_matched.parquet")
+        outputs.write_grid_outputs(run, database)
         run.artifact("warehouse_duckdb", "warehouse.duckdb")
         return run.final
 
@@ -147,11 +153,12 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
         with open(run.results / "gstar.json", "w") as handle:
             json.dump(document, handle, indent=2, sort_keys=True)
             handle.write("\n")
+        outputs.warn_edge_without_crossing(document)
+        outputs.write_gstar_figure(run, database, model_role)
         run.record.update({"phase_id": GSTAR_PHASE, "model_role": model_role,
                            "conditions": sorted(document["by_condition"]), "dependencies": dependencies,
-                           "source_metrics": source,
-                           "dbt": {"invocation_id": summary["invocation_id"], "select": GSTAR_SELECT,
-                                   "tests": test_statuses(summary)}})
+                           "source_metrics": source})
+        run.record_dbt(summary, select=GSTAR_SELECT)
         run.artifact("gstar_json", "results/gstar.json")
         run.artifact("warehouse_duckdb", "warehouse.duckdb")
         return run.final
@@ -172,6 +179,7 @@ def _gstar_document(database: Path, model_role: str, source: dict) -> dict:
             "n_tied": int(row.n_tied), "tie_break_applied": bool(row.tie_break_applied),
             "crosses_one_in_grid": bool(row.crosses_one_in_grid), "gstar_at_grid_edge": bool(row.gstar_at_grid_edge),
             "b_tot_slope": float(row.b_tot_slope), "metrics_content_sha256": row.metrics_content_sha256,
+            **outputs.gstar_annotations(row),
         }
     return {"method": "btot_near_one", "model_role": model_role, "tie_break": "closest_to_gain_baseline_then_smaller",
             "source_metrics_sha256": source["sha256"], "source_run_id": source["run_id"], "by_condition": by_condition}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from gatehouse import progress
 from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
 from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
 from gatehouse.sites.policy import outlet_policy_path
@@ -81,9 +82,9 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
         _export(database, run.results, EXPORTS)
         grades = _rows(database, "select * from realism_grades order by seed")
         reached = all(row["b_all_pass"] and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
-        run.record.update({"phase_id": "SITES_1B_SCORE", "target_grade": target_grade, "target_reached": reached,
-                           "grades": grades, "dbt": {"invocation_id": summary["invocation_id"],
-                                                     "tests": test_statuses(summary)}})
+        run.record.update({"phase_id": "SITES_1B_SCORE", "seeds": [seed], "target_grade": target_grade,
+                           "target_reached": reached, "grades": grades})
+        run.record_dbt(summary, select=SCORE_SELECT)
         for table in EXPORTS:
             run.artifact(table, f"results/{table}.parquet")
         return run.final, reached
@@ -100,6 +101,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
     single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
     inputs = sources.SitesInputs(seeds=tuple(seeds), catalogue_seed=single.catalogue_seed,
                                  catalogue_path=single.catalogue_path, policy_dir=single.policy_dir)
+    progress.say("checking the inputs and the 1A freeze guard of every seed")
     checked = runner.precheck(inputs)
     freeze.require_pass(inputs)  # 1A freeze guard: no certification on a non-PASS catalogue (exit 2)
     last_good_path = Path(last_good).resolve() if last_good else None
@@ -118,6 +120,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
             raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
         _export(database, run.results, {**EXPORTS, "realism_stability": "metric"})
         _publish_sites(database, run, inputs)
+        progress.say("scoring the alternative 1A priors (sensitivity)")
         alternatives = sensitivity.score_priors(run.staging / "sensitivity", database, inputs, seeds[0])
         certificate = certificate_document(database, checked, inputs, alternatives)
         (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
@@ -125,8 +128,8 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
         run.record.update({"phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds), "target_grade": target_grade,
                            "certified_grade": certificate["certified_grade"], "target_reached": reached,
                            "parameter_hash": checked["parameter_hash"],
-                           "manifest_fingerprint": checked["manifest_fingerprint"],
-                           "dbt": {"invocation_id": summary["invocation_id"], "tests": test_statuses(summary)}})
+                           "manifest_fingerprint": checked["manifest_fingerprint"]})
+        run.record_dbt(summary, select=CERTIFY_SELECT)
         run.artifact("certificate_json", "results/certificate.json")
         run.record["prior_sensitivity"] = [{key: row[key] for key in ("prior", "seed_grade", "plausibility_pass")}
                                            for row in alternatives]

@@ -108,9 +108,9 @@ def handle_readme(args) -> Path:
 
 
 def handle_pin(args) -> Path:
-    from gatehouse.sites import discipline
+    from gatehouse.runs import pointers
 
-    return discipline.pin_baseline(args.runs_dir, args.run_id, args.replace)
+    return pointers.pin_baseline(args.runs_dir, args.run_id, args.replace)
 
 
 def handle_promote(args) -> Path:
@@ -123,6 +123,6 @@ def handle_promote(args) -> Path:
 def handle_pointers(args) -> str:
     import json
 
-    from gatehouse.sites import discipline
+    from gatehouse.runs import pointers
 
-    return json.dumps(discipline.pointer_status(args.runs_dir), indent=2, sort_keys=True)
+    return json.dumps(pointers.pointer_status(args.runs_dir), indent=2, sort_keys=True)

@@ -26,16 +26,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir, project_path
 from gatehouse.runs import RunError, sha256_file
 from gatehouse.sites import geodata, outlets, policy, sources
 from gatehouse.sites.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
 
-AUTHORITY_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_authority.json"
 AUTHORITY_VERSION = "outlets_1a_authority.v2"
-# The authority's untuned prior: outlets in proportion to population (exponent 1), not the candidate.
-AUTHORITY_PRIOR_PATH = PROJECT_DIR / "policies" / "sites" / "outlets_1a_population_proportional.yaml"
-SITES_SEEDS_DIR = PROJECT_DIR / "seeds" / "sites"
 AUTHORITY_SEED = 42
 PHI_COLUMN = "phi"
 GUARD_COLUMNS = [
@@ -49,13 +45,26 @@ class FreezeGuardError(ValueError):
     """The authority file or a catalogue's phi column is unusable; the message names the file and key."""
 
 
+def frozen_authority_path() -> Path:
+    return project_path("policies", "sites", "outlets_1a_authority.json")
+
+
+def authority_prior_path() -> Path:
+    """The authority's untuned prior: outlets in proportion to population (exponent 1), not the candidate."""
+    return project_path("policies", "sites", "outlets_1a_population_proportional.yaml")
+
+
+def sites_seeds_dir() -> Path:
+    return project_path("seeds", "sites")
+
+
 # ---------------------------------------------------------------------------------------------------
 # The frozen authority
 
 
-def load_authority(path: str | Path = AUTHORITY_PATH) -> dict:
+def load_authority(path: str | Path | None = None) -> dict:
     """The authority document; FreezeGuardError names the file and the missing or bad key."""
-    path = Path(path)
+    path = Path(path or frozen_authority_path())
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -72,7 +81,7 @@ def load_authority(path: str | Path = AUTHORITY_PATH) -> dict:
     return document
 
 
-def authority_document(policy_path: Path = AUTHORITY_PRIOR_PATH, catalogue_seed: int = AUTHORITY_SEED,
+def authority_document(policy_path: Path | None = None, catalogue_seed: int = AUTHORITY_SEED,
                        countries: pd.DataFrame | None = None, places: pd.DataFrame | None = None) -> dict:
     """The authority as generated now from a policy: the frozen file must equal this.
 
@@ -81,6 +90,7 @@ def authority_document(policy_path: Path = AUTHORITY_PRIOR_PATH, catalogue_seed:
     check holds only if it holds for all of them. One draw alone sits up to ~0.01 from another draw on
     top-10 share and Gini, the guard's own tolerance.
     """
+    policy_path = Path(policy_path or authority_prior_path())
     countries = geodata.load_countries() if countries is None else countries
     places = geodata.load_places(0) if places is None else places
     seeds = certification_seeds()
@@ -125,7 +135,7 @@ def authority_document(policy_path: Path = AUTHORITY_PRIOR_PATH, catalogue_seed:
 
 def certification_seeds() -> tuple[int, ...]:
     """The certification seeds of seed file certification_seeds.csv (one place for the set)."""
-    return tuple(int(seed) for seed in pd.read_csv(SITES_SEEDS_DIR / "certification_seeds.csv")["seed"])
+    return tuple(int(seed) for seed in pd.read_csv(sites_seeds_dir() / "certification_seeds.csv")["seed"])
 
 
 def _representative(per_seed: list[dict]) -> dict:
@@ -142,9 +152,9 @@ def _representative(per_seed: list[dict]) -> dict:
     return merged
 
 
-def write_authority(path: Path = AUTHORITY_PATH, replace: bool = False) -> Path:
+def write_authority(path: Path | None = None, replace: bool = False) -> Path:
     """Write the authority file once; an existing authority is only replaced when asked explicitly."""
-    path = Path(path)
+    path = Path(path or frozen_authority_path())
     if path.exists() and not replace:
         raise FreezeGuardError(f"{path}: the 1A authority already exists and is frozen (replace=True to re-freeze)")
     path.write_text(json.dumps(authority_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -153,7 +163,7 @@ def write_authority(path: Path = AUTHORITY_PATH, replace: bool = False) -> Path:
 
 def _project_relative(path: Path) -> str:
     try:
-        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+        return path.resolve().relative_to(project_dir()).as_posix()
     except ValueError:
         return str(path)
 
@@ -221,7 +231,7 @@ def guard_catalogue(catalogue: pd.DataFrame, phi: Any = None, authority: Mapping
 
 def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, seed: int,
                        countries: pd.DataFrame | None = None, places: pd.DataFrame | None = None,
-                       authority_path: Path = AUTHORITY_PATH) -> dict:
+                       authority_path: Path | None = None) -> dict:
     """phi + guard + country mix for the catalogue of one 1B seed; any exception becomes a FAIL result
     naming it (fail closed)."""
     try:
@@ -242,7 +252,7 @@ def evaluate_catalogue(inputs: sources.SitesInputs, catalogue: pd.DataFrame, see
 
 
 def evaluate_catalogues(inputs: sources.SitesInputs, catalogue: pd.DataFrame, countries: pd.DataFrame | None = None,
-                        places: pd.DataFrame | None = None, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+                        places: pd.DataFrame | None = None, authority_path: Path | None = None) -> dict[int, dict]:
     """evaluate_catalogue for every seed of a per-seed catalogue (column `seed`); a user catalogue is the
     same for every seed, so it is evaluated once."""
     per_seed = catalogue.groupby("seed", sort=True)
@@ -261,8 +271,8 @@ def evaluate_catalogues(inputs: sources.SitesInputs, catalogue: pd.DataFrame, co
 
 def plausibility_rules() -> dict:
     """{'min_population', 'max_unpopulated_sites', 'min_spearman'} from the plausibility seeds."""
-    checks = pd.read_csv(SITES_SEEDS_DIR / "plausibility_checks.csv").set_index("check_id")["threshold"]
-    parameters = pd.read_csv(SITES_SEEDS_DIR / "plausibility_parameters.csv").set_index("parameter")["value"]
+    checks = pd.read_csv(sites_seeds_dir() / "plausibility_checks.csv").set_index("check_id")["threshold"]
+    parameters = pd.read_csv(sites_seeds_dir() / "plausibility_parameters.csv").set_index("parameter")["value"]
     return {"min_population": float(parameters["populated_min_population"]),
             "max_unpopulated_sites": float(checks["P-1"]), "min_spearman": float(checks["P-2"])}
 
@@ -358,7 +368,7 @@ def _band_text(band: Any) -> str:
 # Refusal before a certification build
 
 
-def check_inputs(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+def check_inputs(inputs: sources.SitesInputs, authority_path: Path | None = None) -> dict[int, dict]:
     """The guard result per 1B seed for the catalogues these inputs name, computed in Python without dbt."""
     countries = geodata.load_countries(inputs.countries_zip_path)
     iso_codes = set(sources.iso_codes_table()["country_iso"])
@@ -367,18 +377,18 @@ def check_inputs(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_P
     return evaluate_catalogues(inputs, catalogue, countries, places, authority_path)
 
 
-def require_pass(inputs: sources.SitesInputs, authority_path: Path = AUTHORITY_PATH) -> dict[int, dict]:
+def require_pass(inputs: sources.SitesInputs, authority_path: Path | None = None) -> dict[int, dict]:
     """Refuse (RunError, exit 2) unless the catalogue of every seed PASSes the 1A freeze guard."""
     results = check_inputs(inputs, authority_path)
     failed = {seed: result for seed, result in results.items() if result["status"] != "PASS"}
     if failed:
         source = inputs.catalogue_path or f"surrogate catalogue (base seed {inputs.catalogue_seed}, {inputs.policy_dir})"
         seed, result = next(iter(failed.items()))
-        raise RunError(f"1A freeze guard FAIL for {source} (1B seed {seed}) against {authority_path}: "
+        raise RunError(f"1A freeze guard FAIL for {source} (1B seed {seed}) against {authority_path or frozen_authority_path()}: "
                        f"{'; '.join(result['reasons'])}; no 1B run is allowed on this catalogue")
     return results
 
 
-__all__ = ["AUTHORITY_PATH", "FreezeGuardError", "authority_document", "catalogue_phi", "check_inputs",
+__all__ = ["frozen_authority_path", "FreezeGuardError", "authority_document", "catalogue_phi", "check_inputs",
            "country_mix_reasons", "evaluate_catalogue", "evaluate_catalogues", "guard_catalogue", "guard_table",
            "load_authority", "require_pass", "write_authority"]

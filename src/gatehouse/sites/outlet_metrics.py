@@ -1,13 +1,11 @@
-"""Realism metrics for a 1A outlet catalogue and the 1A freeze guard.
+"""Realism metrics for a 1A outlet catalogue, the 1A freeze guard, and the Python Gini and top-k shares.
 
-Two families:
-
+* ``gini`` / ``top_share``: the one Python implementation of the SQL macros ``gini()`` / ``top_share()``
+  (macros/metrics/concentration.sql), for the callers that work on arrays (1A metrics here, the S2
+  rebalance diagnostic, the bootstrap intervals). The 1B scorecard itself is SQL.
 * ``outlet_catalogue_metrics``: the Segment 1A realism metrics (reference §5) that an outlet
   catalogue supports on its own. The candidate-set metrics (candidate_count_median,
   Spearman(C_m, R_m), realization_ratio_median) need a candidate set and are not computed here.
-* ``site_country_metrics``: the Segment 1B concentration/coverage metrics (reference §2) over the
-  site count per legal country, with the southern-hemisphere share estimated from each country's
-  population-weighted southern share (within-country placement is population-weighted later).
 
 ``freeze_guard`` applies the §5 PASS rules to a candidate's metrics against an authority's.
 """
@@ -152,43 +150,6 @@ def identity_anomalies(catalogue: pd.DataFrame) -> list[str]:
     if catalogue.groupby("merchant_id")["home_country_iso"].nunique().gt(1).any():
         problems.append("a merchant has more than one home country")
     return problems
-
-
-# --------------------------------------------------------------------------------------------
-# 1B country metrics over the catalogue (reference §2)
-# --------------------------------------------------------------------------------------------
-
-def site_country_metrics(
-    catalogue: pd.DataFrame, eligible_countries: Iterable[str], southern_share: pd.Series | None = None
-) -> dict[str, Any]:
-    """Gini, top1/5/10 share, eligible coverage and southern share of the site count per legal country.
-
-    Only active countries (>= 1 site) enter the Gini and top-k vectors. Coverage is active eligible
-    countries over all eligible countries. The southern share is sum_c sites_c * s_c / total where
-    s_c is the country's population-weighted southern share (missing countries count as 0).
-    """
-    eligible = pd.Index(pd.unique(np.asarray(list(eligible_countries))))
-    counts = catalogue["legal_country_iso"].value_counts()
-    active = counts[counts > 0]
-    metrics: dict[str, Any] = {
-        "site_count": int(active.sum()),
-        "active_country_count": int(len(active)),
-        "eligible_country_total": int(len(eligible)),
-        "country_gini": gini(active.to_numpy()),
-        "top1_share": top_share(active.to_numpy(), 0.01),
-        "top5_share": top_share(active.to_numpy(), 0.05),
-        "top10_share": top_share(active.to_numpy(), 0.10),
-        "eligible_country_nonzero_share": float(active.index.isin(eligible).sum() / len(eligible)) if len(eligible) else 0.0,
-    }
-    if southern_share is not None:
-        weights = southern_share.reindex(active.index).fillna(0.0).to_numpy()
-        metrics["southern_hemisphere_share"] = float((active.to_numpy() * weights).sum() / active.sum()) if active.sum() else 0.0
-    return metrics
-
-
-def site_country_grade(metrics: Mapping[str, float], gates: Mapping[str, Mapping[str, float]]) -> dict[str, bool]:
-    """Per-gate pass flags for one grade's 1B gates, e.g. ``bands['site_country_gates']['B_plus']``."""
-    return {name: _within(metrics.get(name), band) for name, band in gates.items()}
 
 
 # --------------------------------------------------------------------------------------------

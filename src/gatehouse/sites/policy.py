@@ -16,11 +16,10 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir, project_path
 from gatehouse.sites import alloc, jitter, weights
 from gatehouse.sites.tiles import Grid
 
-DEFAULT_POLICY_DIR = PROJECT_DIR / "policies" / "sites"
 # Logical name -> file name. The surrogate 1A policy (outlets_1a.yaml) is not governed here: it is an
 # input artefact of the manifest fingerprint, like a user's outlet catalogue.
 GOVERNED_FILES = {
@@ -66,12 +65,16 @@ class Policy:
                 "content_yaml": self.data.decode("utf-8"), "values_json": json.dumps(self.values, sort_keys=True)}
 
 
+def default_policy_dir() -> Path:
+    return project_path("policies", "sites")
+
+
 def resolve_dir(policy_dir: str | Path | None) -> Path:
     """The policy directory; relative paths are taken from the project directory."""
     if policy_dir in (None, ""):
-        return DEFAULT_POLICY_DIR
+        return default_policy_dir()
     path = Path(policy_dir)
-    return path if path.is_absolute() else PROJECT_DIR / path
+    return path if path.is_absolute() else project_dir() / path
 
 
 def load(policy_dir: str | Path | None, name: str) -> Policy:
@@ -103,7 +106,7 @@ def load_all(policy_dir: str | Path | None) -> dict[str, Policy]:
 def outlet_policy_path(policy_dir: str | Path | None) -> Path:
     """The surrogate 1A policy: the policy directory's own copy if it has one, else the shipped file."""
     own = resolve_dir(policy_dir) / OUTLET_POLICY_FILE
-    return own if own.is_file() else DEFAULT_POLICY_DIR / OUTLET_POLICY_FILE
+    return own if own.is_file() else default_policy_dir() / OUTLET_POLICY_FILE
 
 
 def values_of(policy_table) -> dict:

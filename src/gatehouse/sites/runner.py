@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from gatehouse.dbt_invoke import dbt_build, test_statuses
+from gatehouse import progress
+from gatehouse.dbt_invoke import dbt_build
 from gatehouse.runs import RunError, code_version, copy_to_parquet, new_run, sha256_file
 from gatehouse.sites import bundle, freeze, geodata, geoparquet, lineage, maps, pipeline, policy, sources
 
@@ -42,7 +43,7 @@ def resolve_inputs(seed: int, catalogue: str | None = None, gate_bundle: str | N
         raise RunError("--gate-bundle verifies the 1A run a user catalogue came from; give --outlet-catalogue too")
     return sources.SitesInputs(seeds=(int(seed),), catalogue_seed=int(catalogue_seed), catalogue_path=absolute(catalogue),
                                gate_bundle_path=absolute(gate_bundle),
-                               policy_dir=absolute(policy_dir) or policy.DEFAULT_POLICY_DIR,
+                               policy_dir=absolute(policy_dir) or policy.default_policy_dir(),
                                countries_zip_path=absolute(countries_zip))
 
 
@@ -84,6 +85,7 @@ def _check_gate(inputs: sources.SitesInputs, upstream_mf: str | None) -> None:
 
 
 def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
+    progress.say("checking the inputs and the 1A freeze guard")
     checked = precheck(inputs)
     freeze.require_pass(inputs)  # 1A freeze guard (authority + country mix): refused before anything is built
     sealed = checked["sealed"]
@@ -113,16 +115,15 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
         flag = write_validation_bundle(run.staging / bundle_dir, run.run_id, inputs, checked, summary, tables, counts,
                                        run.staging / EGRESS_FILE)
         run.record.update({
-            "phase_id": PHASE_ID, "seed": inputs.seed, "parameter_hash": checked["parameter_hash"],
+            "phase_id": PHASE_ID, "seeds": [inputs.seed], "parameter_hash": checked["parameter_hash"],
             "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
             "gate": {"status": receipt["gate_status"], "flag_sha256_hex": receipt["flag_sha256_hex"],
                      "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
             "inputs": _records(sealed), "counts": counts, "dependencies": [],
             "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
             "state_seconds": state_seconds(run.staging / "dbt" / "run_results.json"),
-            "dbt": {"invocation_id": summary["invocation_id"], "select": SELECT, "vars": inputs.dbt_vars(),
-                    "tests": test_statuses(summary)},
         })
+        run.record_dbt(summary, select=SELECT, vars=inputs.dbt_vars())
         run.artifact("site_locations_parquet", EGRESS_FILE)
         run.artifact("warehouse_duckdb", "warehouse.duckdb")
         for path in sorted((run.staging / bundle_dir).iterdir()):
@@ -133,6 +134,7 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
 def write_geoparquet_and_maps(con, run, folder: str, seeds, with_seed: bool) -> None:
     """site_locations as GeoParquet (point geometry added) and the PNG maps of each seed, into
     run.staging/folder ('' = the run's top). `with_seed` keeps the seed column (several seeds)."""
+    progress.say("writing GeoParquet and maps")
     columns = "*" if with_seed else "* exclude (seed)"
     sites = con.execute(f"select {columns} from site_locations order by seed, {PK}").df()
     prefix = f"{folder}/" if folder else ""

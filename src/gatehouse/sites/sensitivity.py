@@ -66,7 +66,7 @@ def score_priors(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, s
 
 def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inputs: sources.SitesInputs,
                  seed: int) -> dict:
-    prior_file = policy.DEFAULT_POLICY_DIR / file_name
+    prior_file = policy.default_policy_dir() / file_name
     policy_dir = work_dir / "policies"
     shutil.copytree(inputs.policy_dir, policy_dir)
     shutil.copyfile(prior_file, policy.outlet_policy_path(policy_dir))

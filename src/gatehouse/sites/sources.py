@@ -14,7 +14,7 @@ import importlib.metadata
 import importlib.resources
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir
 from gatehouse.sites import geodata, outlets, policy, rng
 
 CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
@@ -46,7 +46,7 @@ class SitesInputs:
     catalogue_seed: int = 42
     catalogue_path: Path | None = None
     gate_bundle_path: Path | None = None
-    policy_dir: Path = policy.DEFAULT_POLICY_DIR
+    policy_dir: Path = field(default_factory=policy.default_policy_dir)
     countries_zip_path: Path | None = None
 
     @classmethod
@@ -97,7 +97,7 @@ def _optional_path(value) -> Path | None:
     if value in (None, "", "None"):
         return None
     path = Path(str(value))
-    return path if path.is_absolute() else PROJECT_DIR / path
+    return path if path.is_absolute() else project_dir() / path
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gatehouse.sites.outlet_metrics import gini, top_k_count, top_share
 from gatehouse.sites.tiles import tile_ids_of_points
 
 MIX_COMPONENTS = ("uniform", "area", "population")
@@ -294,33 +295,14 @@ def country_rebalance_diagnostic(
         shares=pd.DataFrame({"country_iso": basis["country_iso"], "macro_region": regions,
                              "base_share": base, "rebalanced_share": shares}),
         region_shares={region: float(shares[regions == region].sum()) for region in REGION_ORDER},
-        gini_base=gini_proxy(base),
-        gini_rebalanced=gini_proxy(shares),
-        topk_base={f: topk_share(base, f) for f in fractions},
-        topk_rebalanced={f: topk_share(shares, f) for f in fractions},
+        gini_base=gini(base),
+        gini_rebalanced=gini(shares),
+        topk_base={f: top_share(base, f) for f in fractions},
+        topk_rebalanced={f: top_share(shares, f) for f in fractions},
         iterations=iterations,
         converged=converged,
         max_delta=max_delta,
     )
-
-
-def gini_proxy(values) -> float:
-    """G = sum_i (2i - n - 1) x_i / (n sum x), x ascending, i = 1..n; 0 for empty or all-zero input."""
-    x = np.sort(np.asarray(values, dtype=float))
-    n, total = x.size, x.sum()
-    if n == 0 or total <= 0:
-        return 0.0
-    i = np.arange(1, n + 1)
-    return float(np.sum((2 * i - n - 1) * x) / (n * total))
-
-
-def topk_share(values, fraction: float) -> float:
-    """Share of the k = max(1, ceil(fraction*n)) largest values in the total."""
-    x = np.sort(np.asarray(values, dtype=float))[::-1]
-    if x.size == 0 or x.sum() <= 0:
-        return 0.0
-    k = max(1, math.ceil(fraction * x.size))
-    return float(x[:k].sum() / x.sum())
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
@@ -365,7 +347,7 @@ def _apply_hard_cap(s: np.ndarray, soft_cap: float, hard_cap: float) -> np.ndarr
 
 
 def _apply_topk_cap(s: np.ndarray, fraction: float, target: float) -> np.ndarray:
-    k = max(1, math.ceil(fraction * s.size))
+    k = top_k_count(s.size, fraction)
     if k >= s.size:
         return s
     top = np.argsort(-s, kind="stable")[:k]

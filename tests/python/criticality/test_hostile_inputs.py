@@ -126,8 +126,9 @@ def with_count(arrays, value, dtype):
     ("random_bytes", r"not a readable NPZ file"),
     ("truncated", r"not a readable NPZ file \(BadZipFile"),
     ("npy", r"not an NPZ file but a single array"),
+    (lambda a: {**a, "X": a["X"] * 2}, r"key X: \d+ value\(s\) other than 0 and 1"),
 ], ids=["nan_count", "negative_count", "fractional_count", "string_counts", "duplicate_seq_id", "random_bytes",
-        "truncated_zip", "npy_not_npz"])
+        "truncated_zip", "npy_not_npz", "occupancy_not_0_1"])
 def test_raster_npz_must_hold_spike_counts(tmp_path, capsys, mutate, problem):
     arrays, conditions = clean_rasters()
     inputs = write_rasters(tmp_path, arrays if isinstance(mutate, str) else mutate(arrays), conditions)
@@ -140,6 +141,14 @@ def test_raster_npz_must_hold_spike_counts(tmp_path, capsys, mutate, problem):
             np.save(handle, arrays["A"])
     code, err = gain_grid(capsys, tmp_path / "runs", *inputs)
     assert_refused(code, err, tmp_path / "runs", rf"rasters\.npz: .*{problem}")
+
+
+def test_fractional_cond_id_in_the_condition_csv_is_refused_not_rounded(tmp_path, capsys):
+    arrays, conditions = clean_rasters()
+    conditions = conditions.assign(cond_id=conditions.cond_id.astype(float))
+    conditions.loc[1, "cond_id"] += 0.5  # would round onto the next condition's id
+    code, err = gain_grid(capsys, tmp_path / "runs", *write_rasters(tmp_path, arrays, conditions))
+    assert_refused(code, err, tmp_path / "runs", r"conditions\.csv: column cond_id: 1 value\(s\) are not whole numbers")
 
 
 # -- 4. empty model role or condition -------------------------------------------------------------------------
@@ -177,8 +186,16 @@ def test_empty_model_role_or_condition_is_named(tmp_path, capsys, clean_events, 
      r"summaries\.parquet: columns seq_len/n_sequences/d_ff: model_role INSTRUCT mixes several lattices"),
     (lambda s: s.assign(n_sequences=-16, d_ff=-1024),  # a positive product
      r"summaries\.parquet: column n_sequences: 88 value\(s\) not positive"),
+    (lambda s: one_row(s, "v_min", 1e9), r"summaries\.parquet: columns v_min/v_max: 1 row\(s\) with v_min > v_max"),
+    (lambda s: one_row(s, "n_above_tau0", -1),
+     r"summaries\.parquet: column n_above_tau0: 1 value\(s\) outside \[0, n_sequences\*seq_len\*d_ff\]"),
+    (lambda s: one_row(s, "n_above_tau0", 10**15),
+     r"summaries\.parquet: column n_above_tau0: 1 value\(s\) outside \[0, n_sequences\*seq_len\*d_ff\]"),
+    (lambda s: one_row(s.astype({"layer": "float64"}), "layer", 1.5),
+     r"summaries\.parquet: column layer: 1 value\(s\) are not whole numbers"),
 ], ids=["fewer_sequences_than_the_events", "shorter_sequences_than_the_events", "d_ff_differs_in_one_layer",
-        "negative_lattice"])
+        "negative_lattice", "v_min_above_v_max", "negative_count_above_tau0", "count_above_tau0_too_large",
+        "fractional_layer"])
 def test_summaries_errors_name_the_summaries(tmp_path, capsys, clean_events, mutate, pattern):
     events, summaries = clean_events
     code, err = gain_grid(capsys, tmp_path / "runs", *write_events(tmp_path, events, mutate(summaries.copy())))

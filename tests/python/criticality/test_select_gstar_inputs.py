@@ -17,7 +17,9 @@ import pytest
 
 from gatehouse.cli import main
 from gatehouse.dbt_invoke import dbt_build
-from gatehouse.project import PROJECT_DIR, canon
+from gatehouse.project import canon, project_dir
+
+PROJECT_DIR = project_dir()
 from gatehouse.runs import EXIT_FAILED, EXIT_MISSING_DEPENDENCY, RunError
 
 from ..published import published

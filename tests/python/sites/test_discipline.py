@@ -16,6 +16,7 @@ import pytest
 
 from gatehouse import cli
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, RunError, copy_to_parquet, sha256_file
+from gatehouse.runs import pointers, prune
 from gatehouse.sites import discipline, runner
 
 MF, PH = "ab" * 32, "cd" * 32
@@ -30,7 +31,7 @@ def fake_run(runs_dir: Path, rid: str, phase: str = "SITES_1B", created: str = "
     folder = runs_dir / rid
     folder.mkdir(parents=True)
     record = {"run_id": rid, "stage_tag": rid.split("_")[1], "stage_status": status, "phase_id": phase,
-              "created_utc": created, "manifest_fingerprint": MF, "parameter_hash": PH, "seed": 42,
+              "created_utc": created, "manifest_fingerprint": MF, "parameter_hash": PH, "seeds": [42],
               "code_version": "c0ffee", **extra}
     (folder / "run_record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return folder
@@ -46,7 +47,7 @@ def pointer(runs_dir: Path, name: str) -> dict:
 def test_pin_writes_baseline_pointer_with_lineage_tokens(tmp_path):
     rid = run_id("S1B", 1)
     fake_run(tmp_path, rid)
-    path = discipline.pin_baseline(tmp_path, rid)
+    path = pointers.pin_baseline(tmp_path, rid)
     assert path == tmp_path / "pointers" / "baseline_authority.json"
     document = pointer(tmp_path, "baseline_authority")
     assert {key: document[key] for key in ("pointer", "run_id", "phase", "manifest_fingerprint", "parameter_hash",
@@ -60,9 +61,9 @@ def test_pin_writes_baseline_pointer_with_lineage_tokens(tmp_path):
 def test_pin_same_run_again_is_a_no_op(tmp_path):
     rid = run_id("S1B", 1)
     fake_run(tmp_path, rid)
-    discipline.pin_baseline(tmp_path, rid)
+    pointers.pin_baseline(tmp_path, rid)
     before = (tmp_path / "pointers" / "baseline_authority.json").read_bytes()
-    discipline.pin_baseline(tmp_path, rid)
+    pointers.pin_baseline(tmp_path, rid)
     assert (tmp_path / "pointers" / "baseline_authority.json").read_bytes() == before
 
 
@@ -70,13 +71,13 @@ def test_repin_a_different_run_needs_replace(tmp_path):
     first, second = run_id("S1B", 1), run_id("S1B", 2)
     fake_run(tmp_path, first)
     fake_run(tmp_path, second)
-    discipline.pin_baseline(tmp_path, first)
+    pointers.pin_baseline(tmp_path, first)
     with pytest.raises(RunError, match="pass --replace") as error:
-        discipline.pin_baseline(tmp_path, second)
+        pointers.pin_baseline(tmp_path, second)
     assert error.value.exit_code == EXIT_RUN_EXISTS
     assert first in str(error.value) and second in str(error.value)
     assert pointer(tmp_path, "baseline_authority")["run_id"] == first
-    discipline.pin_baseline(tmp_path, second, replace=True)
+    pointers.pin_baseline(tmp_path, second, replace=True)
     assert pointer(tmp_path, "baseline_authority")["run_id"] == second
 
 
@@ -89,30 +90,30 @@ def test_pin_refuses_incomplete_or_tokenless_runs(tmp_path, setup, message):
     rid = run_id("S1B", 7)
     setup(tmp_path, rid)
     with pytest.raises(RunError, match=message):
-        discipline.pin_baseline(tmp_path, rid)
+        pointers.pin_baseline(tmp_path, rid)
     assert not (tmp_path / "pointers" / "baseline_authority.json").exists()
 
 
 @pytest.mark.parametrize("bad", ["../RUN_S1B_000000000001", "RUN_S1B_1", "runs/RUN_S1B_000000000001", ""])
 def test_pin_refuses_names_that_are_not_run_ids(tmp_path, bad):
     with pytest.raises(RunError, match="not a run id"):
-        discipline.pin_baseline(tmp_path, bad)
+        pointers.pin_baseline(tmp_path, bad)
 
 
 def test_pointer_status_detects_missing_and_changed_runs(tmp_path):
     first, second = run_id("S1B", 1), run_id("S1BCE", 2)
     fake_run(tmp_path, first)
     fake_run(tmp_path, second, phase="SITES_1B_CERTIFY", seeds=[42, 7])
-    discipline.pin_baseline(tmp_path, first)
-    discipline.write_pointer(tmp_path, "last_good",
-                             discipline.pointer_document("last_good", tmp_path, discipline.complete_record(tmp_path, second)))
-    status = discipline.pointer_status(tmp_path)
+    pointers.pin_baseline(tmp_path, first)
+    pointers.write_pointer(tmp_path, "last_good",
+                             pointers.pointer_document("last_good", tmp_path, pointers.complete_record(tmp_path, second)))
+    status = pointers.pointer_status(tmp_path)
     assert status["current_candidate"] is None
     assert status["baseline_authority"]["check"] == "ok"
     assert status["last_good"]["seeds"] == [42, 7]
     (tmp_path / first / "run_record.json").write_text("{}")
     (tmp_path / second / "run_record.json").unlink()
-    status = discipline.pointer_status(tmp_path)
+    status = pointers.pointer_status(tmp_path)
     assert status["baseline_authority"]["check"] == "run_record changed since pinning"
     assert status["last_good"]["check"] == "run missing"
 
@@ -298,9 +299,9 @@ def runs_tree(tmp_path):
     for key, rid in names.items():
         fake_run(tmp_path, rid, phase=phases.get(key, "SITES_1B"), created=f"2026-01-0{times[key] + 1}T00:00:00Z",
                  status="started" if key == "incomplete" else "complete")
-    discipline.pin_baseline(tmp_path, names["base"])
-    certified = discipline.complete_record(tmp_path, names["cert_locked"])
-    discipline.write_pointer(tmp_path, "last_good", discipline.pointer_document("last_good", tmp_path, certified))
+    pointers.pin_baseline(tmp_path, names["base"])
+    certified = pointers.complete_record(tmp_path, names["cert_locked"])
+    pointers.write_pointer(tmp_path, "last_good", pointers.pointer_document("last_good", tmp_path, certified))
     (tmp_path / "locks").mkdir()
     (tmp_path / "locks" / f"{names['cert_locked']}.json").write_text("{}")
     (tmp_path / f".staging-{run_id('S1B', 9)}-{dead_pid()}" / "results").mkdir(parents=True)
@@ -310,7 +311,7 @@ def runs_tree(tmp_path):
 
 def test_prune_plan_removes_only_superseded_unprotected_runs(runs_tree):
     runs_dir, names = runs_tree
-    plan = discipline.prune_plan(runs_dir)
+    plan = prune.prune_plan(runs_dir)
     assert sorted(folder.name for folder, _ in plan.remove) == sorted([names["old1"], names["old2"], names["cert_old"]])
     kept = {folder.name: reason for folder, reason in plan.keep}
     assert kept[names["base"]] == "protected: baseline_authority"
@@ -325,7 +326,7 @@ def test_prune_plan_removes_only_superseded_unprotected_runs(runs_tree):
 def test_prune_is_a_dry_run_by_default(runs_tree):
     runs_dir, names = runs_tree
     before = sorted(path.name for path in runs_dir.iterdir())
-    text = discipline.describe_plan(discipline.prune(runs_dir), applied=False)
+    text = prune.describe_plan(prune.prune(runs_dir), applied=False)
     assert sorted(path.name for path in runs_dir.iterdir()) == before
     assert f"would remove: {runs_dir / names['old1']}" in text
     assert text.endswith("dry run: nothing removed (pass --apply to remove)")
@@ -333,19 +334,19 @@ def test_prune_is_a_dry_run_by_default(runs_tree):
 
 def test_prune_apply_removes_superseded_and_stale_staging_only(runs_tree):
     runs_dir, names = runs_tree
-    discipline.prune(runs_dir, apply=True)
+    prune.prune(runs_dir, apply=True)
     left = sorted(path.name for path in runs_dir.iterdir())
     assert left == sorted([names["base"], names["newer"], names["cert_locked"], names["score"], names["incomplete"],
                            f".staging-{run_id('S1B', 10)}-{os.getpid()}", "locks", "pointers"])
-    assert discipline.prune_plan(runs_dir).remove == []  # idempotent
+    assert prune.prune_plan(runs_dir).remove == []  # idempotent
 
 
 def test_pinned_runs_are_never_pruned_even_when_older_than_another_pin(runs_tree):
     runs_dir, names = runs_tree
-    newer = discipline.complete_record(runs_dir, names["newer"])
-    discipline.write_pointer(runs_dir, "current_candidate",
-                             discipline.pointer_document("current_candidate", runs_dir, newer))
-    removed = {folder.name for folder, _ in discipline.prune_plan(runs_dir).remove}
+    newer = pointers.complete_record(runs_dir, names["newer"])
+    pointers.write_pointer(runs_dir, "current_candidate",
+                             pointers.pointer_document("current_candidate", runs_dir, newer))
+    removed = {folder.name for folder, _ in prune.prune_plan(runs_dir).remove}
     assert names["base"] not in removed and names["newer"] not in removed
     assert removed == {names["old1"], names["old2"], names["cert_old"]}
 

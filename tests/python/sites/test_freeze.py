@@ -45,12 +45,12 @@ def authority():
 
 
 def test_authority_was_frozen_from_the_untuned_prior_not_the_candidate(authority):
-    assert authority["source"]["policy_sha256"] == sha256_file(freeze.AUTHORITY_PRIOR_PATH), (
+    assert authority["source"]["policy_sha256"] == sha256_file(freeze.authority_prior_path()), (
         "the population-proportional prior changed after the 1A authority was frozen; do not regenerate the "
         "authority to make a candidate pass")
     assert authority["source"]["policy_sha256"] != sha256_file(outlets.DEFAULT_POLICY_PATH)
     assert authority["source"]["policy_file"] == "policies/sites/outlets_1a_population_proportional.yaml"
-    prior = outlets.load_outlet_policy(freeze.AUTHORITY_PRIOR_PATH)["home_country_mix"]
+    prior = outlets.load_outlet_policy(freeze.authority_prior_path())["home_country_mix"]
     assert prior["blend"] == {"population": 1.0, "gdp": 0.0, "uniform": 0.0} and prior["population_exponent"] == 1.0
     assert (prior["southern_boost"], prior["region_floors"], prior["country_cap_share"]) == (0.0, {}, 1.0)
     assert authority["source"]["catalogue_seed"] == 42
@@ -59,7 +59,7 @@ def test_authority_was_frozen_from_the_untuned_prior_not_the_candidate(authority
 def test_authority_regenerates_byte_for_byte_from_the_default_policy(geography, authority):
     regenerated = freeze.authority_document(countries=geography[0], places=geography[1])
     assert regenerated == authority
-    committed = freeze.AUTHORITY_PATH.read_text(encoding="utf-8")
+    committed = freeze.frozen_authority_path().read_text(encoding="utf-8")
     assert json.dumps(regenerated, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == committed
 
 
@@ -257,7 +257,7 @@ def test_require_pass_refuses_a_failing_user_catalogue(tmp_path):
 def reopened_policy_dir(tmp_path, **outlets_changes):
     """A copy of the policy directory with outlets_1a.yaml changed (a reopened 1A candidate)."""
     target = tmp_path / "policies"
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, target)
+    shutil.copytree(policy.default_policy_dir(), target)
     document = yaml.safe_load((target / "outlets_1a.yaml").read_text())
     for dotted, value in outlets_changes.items():
         section, key = dotted.split("__")

@@ -80,7 +80,7 @@ def test_every_component_moves_the_fingerprint(change):
 def test_shipped_policies_hash_as_the_rule_says():
     sealed = sources.sealed_inputs(sources.SitesInputs())
     parameter_hash, _ = pipeline.lineage_tokens(sealed, "ab" * 20)
-    files = sorted(policy.DEFAULT_POLICY_DIR / name for name in policy.GOVERNED_FILES.values())
+    files = sorted(policy.default_policy_dir() / name for name in policy.GOVERNED_FILES.values())
     files.sort(key=lambda path: path.name.encode())
     expected = sha(b"".join(sha(uer(path.name) + sha(path.read_bytes())) for path in files)).hex()
     assert parameter_hash == expected
@@ -88,7 +88,7 @@ def test_shipped_policies_hash_as_the_rule_says():
 
 
 def test_policies_move_parameter_hash_but_the_surrogate_policy_only_the_fingerprint(tmp_path):
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    shutil.copytree(policy.default_policy_dir(), tmp_path / "p")
     base = pipeline.lineage_tokens(sources.sealed_inputs(sources.SitesInputs(policy_dir=tmp_path / "p")), None)
 
     alloc_file = tmp_path / "p" / "alloc_plan.yaml"

@@ -1,5 +1,9 @@
 import copy
+from pathlib import Path
 
+import duckdb
+import jinja2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,11 +15,11 @@ from gatehouse.sites.outlet_metrics import (
     load_bands,
     outlet_catalogue_metrics,
     phi_metrics,
-    site_country_grade,
-    site_country_metrics,
     top_k_count,
     top_share,
 )
+
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 # ----------------------------------------------------------------------------- gini / top share
@@ -53,6 +57,25 @@ def test_top_share_ceil_rule_hand_example():
     assert top_share(values, 0.10) == pytest.approx(39 / 210)  # k = 2
     assert top_share(values, 0.12) == pytest.approx(57 / 210)  # k = ceil(2.4) = 3
     assert top_share([], 0.10) == 0.0
+    assert top_share(np.ones(77), 0.10) == pytest.approx(8 / 77)  # k = ceil(7.7) = 8
+
+
+def concentration_macros():
+    """The dbt macros gini() / top_share() of macros/metrics/concentration.sql, rendered as SQL."""
+    source = (PROJECT / "macros" / "metrics" / "concentration.sql").read_text(encoding="utf-8")
+    return jinja2.Environment().from_string(source).module
+
+
+@pytest.mark.parametrize("values", [[5, 5, 5, 5], [0, 0, 0, 7], [10, 1, 4, 3], list(range(1, 239)),
+                                    np.random.default_rng(3).integers(1, 5000, size=233).tolist()])
+def test_python_gini_and_top_share_equal_the_sql_macros(values):
+    macros = concentration_macros()
+    fractions = (0.01, 0.05, 0.10)
+    sql = ", ".join([str(macros.gini("x"))] + [str(macros.top_share("x", f)) for f in fractions])
+    row = duckdb.sql(f"select {sql} from (select unnest(?::bigint[]) as x)", params=[values]).fetchone()
+    assert row[0] == pytest.approx(gini(values), rel=1e-12, abs=1e-15)
+    for got, fraction in zip(row[1:], fractions):
+        assert got == pytest.approx(top_share(values, fraction), rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- catalogue metrics
@@ -119,33 +142,6 @@ def test_empty_or_incomplete_catalogue_reports_missing_outputs():
         "no_identity_anomalies": False,
     }
     assert outlet_catalogue_metrics(hand_catalogue().head(0))["required_outputs_present"] is False
-
-
-# ----------------------------------------------------------------------------- 1B country metrics
-
-
-def test_site_country_metrics_known_answers():
-    eligible = ["FR", "DE", "AT", "BR", "AR", "CL", "US", "JP"]
-    southern = pd.Series({"BR": 1.0, "AR": 1.0, "CL": 1.0, "FR": 0.0})
-    metrics = site_country_metrics(hand_catalogue(), eligible, southern)
-    # counts: BR 6, FR 4, AR 3, DE 2, AT 2, CL 1 -> 6 active countries, k = 1 for every top-k
-    assert metrics["active_country_count"] == 6
-    assert metrics["eligible_country_total"] == 8
-    assert metrics["eligible_country_nonzero_share"] == 0.75
-    assert metrics["top1_share"] == metrics["top5_share"] == metrics["top10_share"] == pytest.approx(6 / 18)
-    assert metrics["country_gini"] == pytest.approx(gini([6, 4, 3, 2, 2, 1]))
-    assert metrics["southern_hemisphere_share"] == pytest.approx(10 / 18)
-    half_brazil = pd.Series({"BR": 0.5, "AR": 1.0, "CL": 1.0})  # missing countries count as northern
-    assert site_country_metrics(hand_catalogue(), eligible, half_brazil)["southern_hemisphere_share"] == pytest.approx(7 / 18)
-
-
-def test_site_country_grade_flags_each_gate():
-    gates = load_bands()["site_country_gates"]["B_plus"]
-    good = {"country_gini": 0.5, "top1_share": 0.07, "top5_share": 0.2, "top10_share": 0.3,
-            "eligible_country_nonzero_share": 0.95, "southern_hemisphere_share": 0.2}
-    assert all(site_country_grade(good, gates).values())
-    assert site_country_grade({**good, "top1_share": 0.081}, gates)["top1_share"] is False
-    assert site_country_grade({**good, "southern_hemisphere_share": 0.17}, gates)["southern_hemisphere_share"] is False
 
 
 # ----------------------------------------------------------------------------- freeze guard

@@ -14,8 +14,6 @@ from gatehouse.sites.outlet_metrics import (
     identity_anomalies,
     load_bands,
     outlet_catalogue_metrics,
-    site_country_grade,
-    site_country_metrics,
 )
 from gatehouse.sites.outlets import (
     PolicyError,
@@ -404,20 +402,15 @@ def test_default_home_shares_are_population_to_the_0_4_over_populated_countries(
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_default_policy_catalogue_meets_the_1a_b_bands(world, default_simulations, seed):
-    countries, southern = world
+def test_default_policy_catalogue_meets_the_1a_b_bands(default_simulations, seed):
     simulation = default_simulations[seed]
     bands = load_bands()
 
-    populated = countries.loc[countries["population"] >= 500, "country_iso"]
-    site = site_country_metrics(simulation.catalogue, populated, southern)
-    assert 90_000 <= site["site_count"] <= 115_000
-    assert site["active_country_count"] >= 200
-    # The 1B grade is the dbt scorecard's; the country gates are only checked here at B, where they
-    # hold with margin (at B+ top1 and the southern share sit on the thresholds).
-    assert site_country_grade(site, bands["site_country_gates"]["B"]) == dict.fromkeys(
-        bands["site_country_gates"]["B"], True
-    )
+    sites_per_country = simulation.catalogue["legal_country_iso"].value_counts()
+    assert 90_000 <= sites_per_country.sum() <= 115_000
+    assert len(sites_per_country) >= 200
+    # The 1B country gates (S-R-B-*) are the dbt scorecard's, checked on these catalogues by every
+    # certification build (test_realism_cli).
 
     catalogue_metrics = outlet_catalogue_metrics(simulation.catalogue, simulation.merchants["phi"])
     assert identity_anomalies(simulation.catalogue) == []
@@ -443,16 +436,12 @@ def test_tuned_v1_put_sites_in_unpopulated_territories_and_v2_puts_none(world, d
     assert (default.home_shares.reindex(unpopulated) == 0.0).all()
 
 
-def test_origin_like_catalogue_is_europe_centric_and_fails_the_site_gates(world):
+def test_origin_like_catalogue_is_europe_centric(world):
+    # That it fails the 1B gates S-R-B-01/05/06 is checked on the dbt scorecard (test_realism_cli, prior sensitivity).
     countries, southern = world
     catalogue = outlets.generate_origin_like_catalogue(countries, seed=42, southern_share=southern)
-    site = site_country_metrics(catalogue, countries["country_iso"], southern)
-    assert 25_000 <= site["site_count"] <= 40_000
-    assert 65 <= site["active_country_count"] <= 95
-    assert site["southern_hemisphere_share"] < 0.10
-    grade_b = site_country_grade(site, load_bands()["site_country_gates"]["B"])
-    assert not grade_b["country_gini"]
-    assert not grade_b["eligible_country_nonzero_share"]
-    assert not grade_b["southern_hemisphere_share"]
+    sites_per_country = catalogue["legal_country_iso"].value_counts()
+    assert 25_000 <= sites_per_country.sum() <= 40_000
+    assert 65 <= len(sites_per_country) <= 95
     region = catalogue["legal_country_iso"].map(countries.set_index("country_iso")["macro_region"])
     assert (region == "Europe").mean() > 0.5

@@ -39,7 +39,7 @@ def test_shipped_policies_load_with_versions():
     ("jitter", 'policy_version: "jitter.v2"', "policy_version: ''", "policy_version: required"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, name, old, new, pattern):
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    shutil.copytree(policy.default_policy_dir(), tmp_path / "p")
     path = tmp_path / "p" / policy.GOVERNED_FILES[name]
     text = path.read_text()
     assert old in text
@@ -49,7 +49,7 @@ def test_bad_values_name_file_and_key(tmp_path, name, old, new, pattern):
 
 
 def _edited_alloc_plan(tmp_path, old, new):
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    shutil.copytree(policy.default_policy_dir(), tmp_path / "p")
     path = tmp_path / "p" / policy.GOVERNED_FILES["alloc_plan"]
     text = path.read_text()
     assert text.count(old) == 1
@@ -83,7 +83,7 @@ def test_missing_policy_file(tmp_path):
 
 
 def test_thirty_arcsec_is_a_valid_grid(tmp_path):
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "p")
+    shutil.copytree(policy.default_policy_dir(), tmp_path / "p")
     path = tmp_path / "p" / "tiles.yaml"
     path.write_text(path.read_text().replace("resolution_arcsec: 360", "resolution_arcsec: 30")
                     .replace("countries: []", "countries: [LU]"))

@@ -1,7 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
-from gatehouse.sites.realism import bootstrap_concentration
+from gatehouse.sites.realism import GATES_YAML, REGISTRY_CSV, bootstrap_concentration, gate_tests_yaml
+
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def test_equal_counts_have_zero_gini_and_tight_intervals():
@@ -29,3 +34,23 @@ def test_interval_brackets_the_point_estimate_and_is_reproducible():
 def test_empty_counts_are_refused():
     with pytest.raises(ValueError, match="at least one site"):
         bootstrap_concentration(np.zeros(3), seed=1)
+
+
+def test_generated_gate_tests_match_the_registry():
+    """The gate YAML is generated from seed realism_metrics: regenerate with `python -m gatehouse.sites.realism`."""
+    registry = (PROJECT / REGISTRY_CSV).read_text(encoding="utf-8")
+    assert (PROJECT / GATES_YAML).read_text(encoding="utf-8") == gate_tests_yaml(registry)
+
+
+def test_every_registry_gate_becomes_one_named_test_with_its_gate_id():
+    registry = "\n".join([
+        "metric,comparison,core,no_regression,gate_b,threshold_b,gate_bplus,threshold_bplus,baseline,description",
+        "a_share,at_least,true,true,G-B-1,0.5,G-BP-1,0.7,,a",
+        "b_ratio,at_most,true,false,,,,,2.0,b",
+    ])
+    tests = yaml.safe_load(gate_tests_yaml(registry))["models"][0]["data_tests"]
+    assert [(t["name"], t["config"]["meta"]["gate"], t["arguments"]["row_condition"]) for t in tests] == [
+        ("gate_realism_b_a_share", "G-B-1", "gate_id = 'G-B-1'"),
+        ("gate_realism_bplus_a_share", "G-BP-1", "gate_id = 'G-BP-1'"),
+    ]
+    assert "severity" not in tests[0]["config"] and "B+" in tests[1]["config"]["severity"]

@@ -23,7 +23,9 @@ import pytest
 
 from gatehouse import cli
 from gatehouse.dbt_invoke import dbt_build
-from gatehouse.project import PROJECT_DIR
+from gatehouse.project import project_dir
+
+PROJECT_DIR = project_dir()
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, sha256_file
 from gatehouse.sites import bundle, geodata, policy, sources
 
@@ -83,7 +85,7 @@ def read_sites(run_dir: Path) -> pd.DataFrame:
 
 def policy_copy(tmp_path: Path, **tiles_changes) -> Path:
     directory = tmp_path / "policies"
-    shutil.copytree(policy.DEFAULT_POLICY_DIR, directory)
+    shutil.copytree(policy.default_policy_dir(), directory)
     tiles = directory / "tiles.yaml"
     text = tiles.read_text()
     for old, new in tiles_changes.values():
@@ -100,7 +102,7 @@ def policy_copy(tmp_path: Path, **tiles_changes) -> Path:
 def test_run_publishes_sites_record_and_a_passing_bundle(default_runs):
     run_dir = default_runs["a"]
     record = json.loads((run_dir / "run_record.json").read_text())
-    assert record["stage_status"] == "complete" and record["phase_id"] == "SITES_1B" and record["seed"] == 42
+    assert record["stage_status"] == "complete" and record["phase_id"] == "SITES_1B" and record["seeds"] == [42]
     assert (record["counts"]["sites"], record["counts"]["countries"]) == (DEFAULT_SITES, DEFAULT_COUNTRIES)
     assert {test["status"] for test in record["dbt"]["tests"]} == {"pass"}
     gates = {test["gate"] for test in record["dbt"]["tests"]}

@@ -18,9 +18,10 @@ moments as (
         sites.seed,
         sites.legal_country_iso as country_iso,
         count(*) as n_sites,
-        var_pop(sites.lon_deg) as var_lon,
-        var_pop(sites.lat_deg) as var_lat,
-        covar_pop(sites.lon_deg, sites.lat_deg) as cov_lon_lat,
+        -- fed in key order: unordered, the float moments change in the last bits with thread scheduling
+        var_pop(sites.lon_deg order by sites.merchant_id, sites.site_order) as var_lon,
+        var_pop(sites.lat_deg order by sites.merchant_id, sites.site_order) as var_lat,
+        covar_pop(sites.lon_deg, sites.lat_deg order by sites.merchant_id, sites.site_order) as cov_lon_lat,
         count(distinct round(sites.lat_deg, 4)) / count(*) as lat_unique_ratio,
         count(distinct round(sites.lon_deg, 4)) / count(*) as lon_unique_ratio
     from sites

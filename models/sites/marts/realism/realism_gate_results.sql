@@ -1,6 +1,6 @@
-{#- Every B and B+ threshold of seed realism_gates applied to every seed's scorecard, long format:
-    one row per (seed, grade, metric) with the value, the threshold and whether it passes (a null or
-    NaN value fails). -#}
+{#- Every gate of realism_gates applied to every seed's scorecard, long format: one row per (seed, grade,
+    metric) with the value, the threshold and whether it passes. A null or NaN value fails, and so does a
+    gate whose metric the scorecard lacks (its value is null). -#}
 with scorecard as (
     select * from {{ ref('realism_scorecard') }}
 ),
@@ -10,24 +10,19 @@ gates as (
 ),
 
 metric_values as (
-    -- include nulls: a metric that could not be computed must fail its gate, not vanish with it
-    select seed, metric, metric_value
-    from scorecard
-    unpivot include nulls (metric_value for metric in (
-        country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
-        southern_hemisphere_share, nn_tail_improvement
-    ))
+    select * from {{ metric_values('scorecard') }}
 )
 
 select
-    metric_values.seed,
+    scorecard.seed,
     gates.grade,
     gates.gate_id,
-    metric_values.metric,
+    gates.metric,
     gates.comparison,
     gates.threshold,
     metric_values.metric_value,
     {{ passes_threshold('metric_values.metric_value', 'gates.comparison', 'gates.threshold') }} as passed
-from metric_values
-inner join gates using (metric)
-order by metric_values.seed, gates.grade, gates.gate_id
+from scorecard
+cross join gates
+left join metric_values on metric_values.seed = scorecard.seed and metric_values.metric = gates.metric
+order by scorecard.seed, gates.grade, gates.gate_id

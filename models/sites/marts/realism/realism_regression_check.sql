@@ -1,16 +1,16 @@
 {#- No-regression against the pinned last_good scorecard (var realism_last_good_path, a scorecard
-    parquet written by `gatehouse sites promote`): per seed, Gini and top-k shares may not rise and
-    the coverage shares may not fall (1e-12 slack). Empty when no last_good is pinned. -#}
+    parquet written by `gatehouse sites promote`): per seed of last_good, each registry metric flagged
+    no_regression (seed realism_metrics) may not move against its direction: an at_most metric may not
+    rise, an at_least one may not fall (1e-12 slack). A metric last_good lacks has a null last_good_value
+    and fails. Empty when no last_good is pinned. -#}
 {%- set last_good_path = var('realism_last_good_path') -%}
-{%- set lower_is_better = ['country_gini', 'top1_share', 'top5_share', 'top10_share'] -%}
-{%- set higher_is_better = ['eligible_country_nonzero_share', 'southern_hemisphere_share'] -%}
 with candidate as (
-    select * from {{ ref('realism_scorecard') }}
+    select * from {{ metric_values(ref('realism_scorecard')) }}
 ),
 
 {% if last_good_path %}
 last_good as (
-    select * from read_parquet({{ sql_string(last_good_path) }})
+    select * from {{ metric_values('read_parquet(' ~ sql_string(last_good_path) ~ ')') }}
 ),
 {% else %}
 last_good as (
@@ -18,23 +18,21 @@ last_good as (
 ),
 {% endif %}
 
-comparisons as (
-    {% for metric in lower_is_better + higher_is_better %}
-    select
-        candidate.seed,
-        '{{ metric }}' as metric,
-        candidate.{{ metric }} as candidate_value,
-        last_good.{{ metric }} as last_good_value,
-        {% if metric in lower_is_better %}
-        candidate.{{ metric }} > last_good.{{ metric }} + 1e-12 as regressed
-        {% else %}
-        candidate.{{ metric }} < last_good.{{ metric }} - 1e-12 as regressed
-        {% endif %}
-    from candidate
-    inner join last_good using (seed)
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+checked as (
+    select metric, comparison from {{ ref('realism_metrics') }} where no_regression
 )
 
-select * from comparisons
-order by seed, metric
+select
+    candidate.seed,
+    candidate.metric,
+    candidate.metric_value as candidate_value,
+    last_good.metric_value as last_good_value,
+    case checked.comparison
+        when 'at_most' then candidate.metric_value > last_good.metric_value + 1e-12
+        when 'at_least' then candidate.metric_value < last_good.metric_value - 1e-12
+    end as regressed
+from candidate
+inner join checked using (metric)
+left join last_good on last_good.seed = candidate.seed and last_good.metric = candidate.metric
+where candidate.seed in (select seed from last_good)
+order by candidate.seed, candidate.metric

@@ -22,7 +22,7 @@ sentinel as (
 ),
 
 baseline as (
-    select value as baseline_nn_ratio from {{ ref('realism_baseline') }} where metric = 'nn_p99_p50_ratio'
+    select baseline as baseline_nn_ratio from {{ ref('realism_metrics') }} where metric = 'nn_p99_p50_ratio'
 ),
 
 concentration as (

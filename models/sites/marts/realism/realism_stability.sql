@@ -1,18 +1,11 @@
-{#- Cross-seed stability of the core metrics: coefficient of variation (population sd / |mean|) over
-    the seeds of the build, against the CV limits of seed realism_stability. -#}
-with scorecard as (
-    select * from {{ ref('realism_scorecard') }}
-),
-
-core_metrics as (
-    unpivot (
-        select seed, country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
-            southern_hemisphere_share, nn_p99_p50_ratio
-        from scorecard
-    )
-    on country_gini, top1_share, top5_share, top10_share, eligible_country_nonzero_share,
-        southern_hemisphere_share, nn_p99_p50_ratio
-    into name metric value metric_value
+{#- Cross-seed stability of the core metrics of the registry (seed realism_metrics): coefficient of
+    variation (population sd / |mean|) over the seeds of the build that have a value, against the CV
+    limits of seed realism_stability_limits. -#}
+with core_metrics as (
+    select *
+    from {{ metric_values(ref('realism_scorecard')) }}
+    where metric_value is not null
+        and metric in (select metric from {{ ref('realism_metrics') }} where core)
 ),
 
 limits as (

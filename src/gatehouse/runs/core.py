@@ -21,18 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from gatehouse.project import PROJECT_DIR
-
-EXIT_FAILED, EXIT_MISSING_DEPENDENCY, EXIT_RUN_EXISTS = 2, 3, 4
-FAILED_DIR = "failed"  # runs_dir/failed/<run_id>-<n>/: failed attempts, kept for inspection
-
-
-class RunError(RuntimeError):
-    """A run cannot be made; carries the process exit code."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.exit_code = exit_code
+from gatehouse.project import project_dir
+from gatehouse.runs.errors import EXIT_FAILED, EXIT_RUN_EXISTS, RunError
+from gatehouse.runs.layout import FAILED_DIR, staging_dir
+from gatehouse.runs.record import RECORD_VERSION, validate_record
 
 
 def sha256_file(path: Path) -> str:
@@ -60,7 +52,7 @@ def run_id_for(config_bytes: bytes, stage_tag: str) -> str:
 
 def code_version() -> str:
     try:
-        head = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "HEAD"], capture_output=True,
+        head = subprocess.run(["git", "-C", str(project_dir()), "rev-parse", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "no_git_metadata"
@@ -101,10 +93,30 @@ class Run:
             {"logical_name": logical_name, "relative_path": relative_path, "sha256": sha256_file(path),
              "bytes": path.stat().st_size})
 
+    def record_dbt(self, summary: dict, **details) -> None:
+        """The run record's dbt section: invocation id, every test's status, and what was selected."""
+        from gatehouse.dbt_invoke import test_statuses
+
+        self.record["dbt"] = {"invocation_id": summary["invocation_id"], **details, "tests": test_statuses(summary)}
+
     def log(self, event_type: str, **payload) -> None:
         line = {"ts_utc": utc_now(), "run_id": self.run_id, "event_type": event_type, "payload": payload}
         with open(self.staging / "logs" / "events.jsonl", "a") as handle:
             handle.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded")
+
+
+def disk_full_message(text: str, where: Path) -> str | None:
+    """A one-line disk-full error for `where` if `text` (an error or a tool's output) reports one, else None."""
+    if not any(marker in text for marker in DISK_FULL_MARKERS):
+        return None
+    try:
+        free = f"{shutil.disk_usage(where).free / 2**20:.0f} MiB free now"
+    except OSError:
+        free = "free space unknown"
+    return f"disk full while writing under {Path(where).resolve()} ({free}); free some space and run again"
 
 
 def require_runs_dir(runs_dir: Path) -> Path:
@@ -135,9 +147,9 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
     final = runs_dir / run_id
     if final.exists():
         raise RunError(f"run directory {final} already exists; runs are never overwritten", EXIT_RUN_EXISTS)
-    staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
+    staging = staging_dir(runs_dir, run_id, os.getpid())
     run = Run(run_id, final, staging, config_bytes, record={
-        "project_id": "gatehouse", "run_id": run_id, "stage_tag": stage_tag, "stage_status": "started",
+        "record_version": RECORD_VERSION, "project_id": "gatehouse", "run_id": run_id, "dependencies": [], "stage_tag": stage_tag, "stage_status": "started",
         "created_utc": utc_now(), "config_hash": hashlib.sha256(config_bytes).hexdigest(),
         "code_version": code_version(),
         "versions": package_versions("gatehouse", "dbt-core", "dbt-duckdb", "duckdb", "numpy", "pandas"),
@@ -158,6 +170,7 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
         run.log("start", stage_tag=stage_tag)
         yield run
         run.record["stage_status"] = "complete"
+        validate_record(run.record)
         run.log("end", status="complete")
         with open(staging / "run_record.json", "w") as handle:
             json.dump(run.record, handle, indent=2, sort_keys=True)
@@ -169,6 +182,8 @@ def new_run(runs_dir: Path, stage_tag: str, config: dict):
         except OSError as error:
             raise RunError(f"--runs-dir {runs_dir}: cannot publish {run_id} ({error.strerror or error})") from None
     except Exception as error:  # keep the evidence of a failed attempt, away from good runs
+        full_disk = disk_full_message(str(error), runs_dir)  # else the cause hides in pages of dbt logging
+        error = RunError(full_disk) if full_disk else error
         kept = keep_failed_attempt(run, runs_dir, error)
         where = f"is kept in {kept}" if kept else "could not be kept (the disk refused it)"
         raise RunError(f"{error}\nThe failed attempt (warehouse, dbt logs, stored gate failures) {where}",

@@ -1,0 +1,95 @@
+"""What the Phase 2 commands add to a run beyond metrics.parquet and gstar.json: the avalanche table,
+the figures (F02, F03 for a gain grid; F05 for a g* selection), the g* annotations of gstar.json and the
+warning for a g* at a grid edge without a crossing."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from gatehouse.criticality import figures
+from gatehouse.runs import copy_to_parquet
+
+AVALANCHE_ORDER = "model_role, spike_def_id, target_rate, gain, adjacency, seq_id, component_id"
+GSTAR_ANNOTATIONS = ("n_crossings", "crossing_gain", "b_tot_ci_low_at_gstar", "b_tot_ci_high_at_gstar",
+                     "b_tot_ci_contains_one_at_gstar", "b_tot_slope_ci_low", "b_tot_slope_ci_high")
+
+
+def _provenance(run, model_role: str) -> dict:
+    return {"run_id": run.run_id, "code_version": run.record.get("code_version", "no_git_metadata"),
+            "config_hash": run.record.get("config_hash", ""), "model_role": model_role}
+
+
+def _artifact_figures(run, paths: list[Path]) -> None:
+    for path in paths:
+        relative = path.relative_to(run.staging).as_posix()
+        run.artifact(f"figure_{path.stem}_{path.suffix.lstrip('.')}", relative)
+
+
+def _read(database: Path, sql: str, parameters: list | None = None) -> pd.DataFrame:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return con.execute(sql, parameters or []).df()
+    finally:
+        con.close()
+
+
+def write_grid_outputs(run, database: Path) -> None:
+    """results/avalanches.parquet and figures F02, F03 of a gain-grid run, each an artifact."""
+    con = duckdb.connect(str(database))
+    try:
+        copy_to_parquet(con, f"select * replace (model_role::varchar as model_role, spike_def_id::varchar as "
+                             f"spike_def_id, adjacency::varchar as adjacency) from avalanches order by {AVALANCHE_ORDER}",
+                        run.results / "avalanches.parquet")
+    finally:
+        con.close()
+    run.artifact("avalanches_parquet", "results/avalanches.parquet")
+    metrics = _read(database, "select * from gain_grid_metrics order by model_role, spike_def_id, target_rate, gain")
+    directory = run.staging / "figures"
+    paths = []
+    for kind in ("F02", "F03"):
+        paths += figures.draw(kind, directory, _provenance(run, run.record.get("model_role", "")), metrics)
+    _artifact_figures(run, paths)
+
+
+def write_gstar_figure(run, database: Path, model_role: str) -> None:
+    """Figure F05 of a g* selection (also from a user's metrics table)."""
+    metrics = _read(database, "select * from int_grid_metrics_restricted where model_role = ? "
+                              "order by spike_def_id, target_rate, gain", [model_role])
+    gstar = _read(database, "select * from gstar where model_role = ? order by spike_def_id, target_rate",
+                  [model_role])
+    _artifact_figures(run, figures.draw("F05", run.staging / "figures", _provenance(run, model_role), metrics, gstar))
+
+
+def _json_value(value):
+    """A JSON-safe scalar: None for null/NaN, bool/int/float otherwise."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, int) or type(value).__name__.startswith("int"):
+        return int(value)
+    return float(value)
+
+
+def gstar_annotations(row) -> dict:
+    """The annotation fields of one gstar row for gstar.json (None where not available)."""
+    return {name: _json_value(getattr(row, name)) for name in GSTAR_ANNOTATIONS}
+
+
+def warn_edge_without_crossing(document: dict, stream=None) -> list[str]:
+    """A plain warning on stderr for every condition whose g* sits at a grid edge with no crossing."""
+    stream = stream or sys.stderr
+    lines = []
+    for label, row in sorted(document["by_condition"].items()):
+        if row["gstar_at_grid_edge"] and not row["crosses_one_in_grid"]:
+            lines.append(f"warning: {document['model_role']} {label}: g* = {row['gstar']} sits at the edge of the "
+                         f"gain grid and b_tot does not cross 1 inside it (b_tot at g* = {row['b_tot_at_gstar']:.4f}); "
+                         "this g* marks the end of the grid, not a critical point")
+    for line in lines:
+        print(line, file=stream)
+    return lines
