@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,8 +45,12 @@ def test_explicit_directory_wins_and_is_checked(monkeypatch, tmp_path):
 def installed(tmp_path_factory) -> Path:
     """gatehouse installed non-editable (a built wheel, no link to this checkout) into a folder of its own."""
     root = tmp_path_factory.mktemp("installed")
+    source = root / "source"  # a copy: setuptools builds in the source tree, which must stay clean
+    shutil.copytree(CHECKOUT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(CHECKOUT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(root / "wheel"), str(CHECKOUT)], check=True, capture_output=True)
+                    "--wheel-dir", str(root / "wheel"), str(source)], check=True, capture_output=True)
     wheel = next((root / "wheel").glob("gatehouse-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(root / "site"),
                     str(wheel)], check=True, capture_output=True)
