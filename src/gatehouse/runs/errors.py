@@ -1,0 +1,13 @@
+"""The one error type of a run, with the process exit codes it can carry."""
+
+from __future__ import annotations
+
+EXIT_FAILED, EXIT_MISSING_DEPENDENCY, EXIT_RUN_EXISTS = 2, 3, 4
+
+
+class RunError(RuntimeError):
+    """A run cannot be made; carries the process exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.exit_code = exit_code
