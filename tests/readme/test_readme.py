@@ -2,14 +2,17 @@
 from the project directory, so the README cannot drift from the code.
 
 Commands are found in ```bash blocks and in inline code that starts like a command (`dbt `,
-`gatehouse `, `.venv/bin/`, `make `); SQL in ```sql blocks. The generated certificate section is
-provenance, not instructions, and is left out. Each command has an entry in STEPS saying how it runs:
-placeholders (`outlets.parquet`, `RUN_ID`, `[optional ...]`) become real files and run ids made by
-earlier steps, runs go to a scratch runs directory, and the warehouse is a scratch file (GATEHOUSE_DB),
-so the developer's data/ and runs/ are untouched. A command found in the README without an entry, or an
-entry no longer in the README, fails the test. Four commands are not run, each with its reason.
+`gatehouse `, `.venv/bin/`, `make `); SQL in ```sql blocks and in inline code that starts with
+`select `. The generated certificate section is provenance, not instructions, and is left out. Each
+command has an entry in STEPS saying how it runs: placeholders (`outlets.parquet`, `RUN_ID`,
+`[optional ...]`) become real files and run ids made by earlier steps, runs go to a scratch runs
+directory, the warehouse is a scratch file (GATEHOUSE_DB) and generated files go to scratch folders,
+so the developer's data/, runs/ and docs/ are untouched. A command found in the README without an
+entry, or an entry no longer in the README, fails the test. Four commands are not run, each with its
+reason (in STEPS). Rerun-matrix rows start from the warehouse `make build` left, as the README says.
 
-Run by `make test` (its last step), after pytest; it takes several minutes (two full builds).
+Run by `make test` (its last step), after pytest; it takes several minutes (two full builds and the
+real-transformer chain).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ STEPS = {
     ".venv/bin/python -c \"import duckdb; print(duckdb.connect('data/gatehouse.duckdb', read_only=True)"
     ".sql('select * from gstar'))\"":
         Step(".venv/bin/python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True)"
-             ".sql('select * from gstar'))\"", expect="gstar"),
+             ".sql('select * from gstar'))\"", expect="model_role"),
     ".venv/bin/gatehouse phase2 gain-grid": Step(f"{G} phase2 gain-grid --runs-dir {{runs}}"),
     ".venv/bin/gatehouse phase2 select-gstar": Step(f"{G} phase2 select-gstar --runs-dir {{runs}}"),
     ".venv/bin/gatehouse phase2 gain-grid --model-role BASE":
@@ -82,6 +85,8 @@ STEPS = {
         Step(f"{G} sites readme --certificate {{certify_run}}/results/certificate.json --readme {{readme_copy}}"),
     "dbt build": Step(skip="the same build as `make build`, the first step (it is what `make build` runs)"),
     "dbt build --selector certification": Step("dbt build --selector certification", fresh=True),
+    ".venv/bin/python -m gatehouse.criticality.docs_figures":
+        Step(".venv/bin/python -m gatehouse.criticality.docs_figures --out {root}/figures", expect="F05_gstar_selection.png"),
     ".venv/bin/python -m gatehouse.sites.realism": Step(".venv/bin/python -m gatehouse.sites.realism"),
     "dbt build --select tag:sites --exclude tag:certification --vars '{sites_seeds: [7]}'":
         Step("dbt build --select tag:sites --exclude tag:certification --vars '{{sites_seeds: [7]}}'", fresh=True),
@@ -111,6 +116,8 @@ def readme_items() -> list[tuple[str, str]]:
             items += [("sql", statement) for statement in statements if statement]
         elif match[3] and match[3].startswith(COMMAND_START) and match[3] != "dbt test":
             items.append(("sh", " ".join(match[3].split())))
+        elif match[3] and match[3].startswith("select "):
+            items.append(("sql", " ".join(match[3].split())))
     return list(dict.fromkeys(items))
 
 
