@@ -49,10 +49,13 @@ def run_chain(runs_dir: Path) -> list[dict]:
 
 
 def capture_counts(capture_folder: str) -> dict:
-    record = json.loads((Path(capture_folder) / "run_record.json").read_text())
+    """Events, gains and tokens forwarded (gains x windows x tokens) of a capture run."""
     con = duckdb.connect()
-    events = con.execute(f"select count(*) from read_parquet('{capture_folder}/results/events.parquet')").fetchone()[0]
-    return {"events": events, "gains": len(record["capture"]["events_per_gain"])}
+    results = f"{capture_folder}/results"
+    events = con.execute(f"select count(*) from read_parquet('{results}/events.parquet')").fetchone()[0]
+    gains, tokens = con.execute(f"select count(distinct gain), count(distinct gain) * any_value(n_sequences) "
+                                f"* any_value(seq_len) from read_parquet('{results}/summaries.parquet')").fetchone()
+    return {"events": events, "gains": gains, "tokens": tokens}
 
 
 def b_tot_range(grid_folder: str) -> list[tuple]:
@@ -68,7 +71,13 @@ def markdown(first: list[dict], second: list[dict], command: str) -> str:
              f"`/usr/bin/time -v`, on the embedded MiniLM and text (64 windows x 256 tokens). Machine: {machine()}.",
              "", "| command | wall s | peak RSS MiB |", "|---|---|---|"]
     lines += [f"| `{row['step']}` | {row['seconds']} | {row['peak_rss_mib']} |" for row in first]
-    lines += ["", f"Capture: {counts['events']} events over {counts['gains']} gains. A second chain into another "
+    capture_seconds = first[1]["seconds"]
+    lines += ["", f"Whole chain: {sum(row['seconds'] for row in first):.1f} s, peak RSS "
+              f"{max(row['peak_rss_mib'] for row in first)} MiB (issue #9 targets: under 600 s, under 4096 MiB). "
+              f"Capture: {counts['events']} events over {counts['gains']} gains, "
+              f"{counts['tokens'] / capture_seconds:.0f} tokens/s and {counts['events'] / capture_seconds:.0f} "
+              "events/s (tokens forwarded = gains x windows x 256).", "",
+              "A second chain into another "
               f"runs directory gave {'byte-identical' if identical else 'DIFFERENT'} result files "
               f"({', '.join(file for files in RESULT_FILES.values() for file in files)}).", "",
               "b_tot range per target rate over the 11 gains (both spike definitions):", "",
