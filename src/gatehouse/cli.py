@@ -15,7 +15,7 @@ from gatehouse.project import PROJECT_ENV, project_dir
 from gatehouse.runs import RunError
 
 # Each domain module has register(subparsers), which sets `handler` on its parsers.
-DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands", "gatehouse.runs.commands")
+DOMAINS = ("gatehouse.criticality.commands", "gatehouse.sites.commands.cli", "gatehouse.runs.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,13 +111,13 @@ def test_read_only_runs_dir_is_a_named_error(tmp_path, capsys, read_only_dir, co
 
 
 def test_certify_refuses_a_missing_last_good_before_building_anything(tmp_path, capsys, monkeypatch):
-    from gatehouse.sites import freeze, runner
+    from gatehouse.sites.commands import gate_in, runner
 
     def built(*args, **kwargs):
         raise AssertionError("built something before checking --last-good")
 
     monkeypatch.setattr(runner, "precheck", built)
-    monkeypatch.setattr(freeze, "require_pass", built)
+    monkeypatch.setattr(gate_in, "build", built)
     missing = tmp_path / "last_good_scorecard.parquet"
     code, error = run_cli(["sites", "certify", "--last-good", str(missing), "--runs-dir", str(tmp_path / "runs")],
                           capsys)
@@ -141,11 +141,11 @@ def interrupting(seen: list):
 
 @pytest.mark.parametrize("command", ["phase2_gain_grid", "phase2_select_gstar_metrics", "sites_score"])
 def test_ctrl_c_exits_130_with_one_line_and_removes_the_staging_directory(tmp_path, capsys, monkeypatch, command):
-    from gatehouse.criticality import phase2
-    from gatehouse.sites import certify
+    from gatehouse import dbt_invoke
+    from gatehouse.sites.commands import certify
 
     seen = []
-    monkeypatch.setattr(phase2, "dbt_build", interrupting(seen))
+    monkeypatch.setattr(dbt_invoke, "dbt_build", interrupting(seen))  # what runs.execute calls
     monkeypatch.setattr(certify, "dbt_run_then_test", interrupting(seen))
     inputs = tmp_path / "inputs"
     inputs.mkdir()

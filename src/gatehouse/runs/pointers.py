@@ -4,7 +4,7 @@
   with the run's lineage tokens (run_id, manifest_fingerprint, parameter_hash, seeds), its phase,
   the time of pinning and the SHA-256 of its run_record.json (so a changed run is detected).
 * ``locks/<run_id>.json``: the lock record of a promoted run; never overwritten. A domain writes it
-  (see ``gatehouse.sites.discipline``); here it only protects its run from pruning.
+  (see ``gatehouse.sites.commands.discipline``); here it only protects its run from pruning.
 """
 
 from __future__ import annotations

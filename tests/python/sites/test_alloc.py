@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gatehouse.sites.alloc import (AllocationInputError, allocate_pairs, largest_remainder_reference,
+from gatehouse.sites.kernels.alloc import (AllocationInputError, allocate_pairs, largest_remainder_reference,
                                    pair_diagnostics)
 
 MF = "ab" * 32

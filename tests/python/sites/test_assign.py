@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatehouse.sites import rng
-from gatehouse.sites.assign import ASSIGN_LABEL, AssignmentInputError, assign_sites
+from gatehouse.sites.kernels import rng
+from gatehouse.sites.kernels.assign import ASSIGN_LABEL, AssignmentInputError, assign_sites
 
 MF = "cd" * 32
 

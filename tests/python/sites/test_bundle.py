@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from gatehouse.sites import bundle
-from gatehouse.sites.bundle import GateInError
+from gatehouse.sites.outputs import bundle
+from gatehouse.sites.outputs.bundle import GateInError
 
 FILES = {"MANIFEST.json": b'{"segment": "1A"}\n', "data/part-0.csv": b"a,b\n1,2\n"}
 

@@ -17,7 +17,7 @@ import pytest
 from gatehouse import cli
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, RunError, copy_to_parquet, sha256_file
 from gatehouse.runs import pointers, prune
-from gatehouse.sites import discipline, runner
+from gatehouse.sites.commands import discipline, runner
 
 MF, PH = "ab" * 32, "cd" * 32
 

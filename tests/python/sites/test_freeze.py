@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,9 +15,11 @@ import yaml
 
 from gatehouse import cli
 from gatehouse.runs import EXIT_FAILED, RunError, sha256_file
-from gatehouse.sites import certify, freeze, geodata, outlets, policy, sources
-from gatehouse.sites.outlet_metrics import load_bands
-from gatehouse.sites.sources import SitesInputs
+from gatehouse.sites.commands import certify
+from gatehouse.sites.inputs import freeze, geodata, outlets, policy
+from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.kernels.outlet_metrics import load_bands
+from gatehouse.sites.dbt_steps.sources import SitesInputs
 
 from pathlib import Path
 
@@ -48,7 +51,7 @@ def test_authority_was_frozen_from_the_untuned_prior_not_the_candidate(authority
     assert authority["source"]["policy_sha256"] == sha256_file(freeze.authority_prior_path()), (
         "the population-proportional prior changed after the 1A authority was frozen; do not regenerate the "
         "authority to make a candidate pass")
-    assert authority["source"]["policy_sha256"] != sha256_file(outlets.DEFAULT_POLICY_PATH)
+    assert authority["source"]["policy_sha256"] != sha256_file(outlets.default_policy_path())
     assert authority["source"]["policy_file"] == "policies/sites/outlets_1a_population_proportional.yaml"
     prior = outlets.load_outlet_policy(freeze.authority_prior_path())["home_country_mix"]
     assert prior["blend"] == {"population": 1.0, "gdp": 0.0, "uniform": 0.0} and prior["population_exponent"] == 1.0
@@ -244,14 +247,30 @@ def test_surrogate_as_user_catalogue_passes_only_with_its_phi_column(default_sim
         f"phi not available: {tmp_path / 'without_phi.parquet'} has no column phi (per-merchant NB dispersion)"]
 
 
-def test_require_pass_refuses_a_failing_user_catalogue(tmp_path):
-    inputs = SitesInputs(catalogue_path=write_user_catalogue(tmp_path / "hand.parquet"))
-    with pytest.raises(RunError) as error:
-        freeze.require_pass(inputs)
-    assert error.value.exit_code == EXIT_FAILED
-    message = str(error.value)
+def assert_refused_before_placement(runs_dir):
+    """Nothing published; the failed attempt is kept with the gate-in results (the guard's FAIL rows) and
+    without any placement: the freeze guard refused the catalogue before S1-S9 were built."""
+    assert not list(runs_dir.glob("RUN_*"))
+    attempts = list((runs_dir / "failed").iterdir())
+    assert len(attempts) == 1
+    con = duckdb.connect(str(attempts[0] / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        assert con.execute("select count(*) from realism_1a_freeze_guard where guard_status = 'FAIL'").fetchone()[0]
+    finally:
+        con.close()
+    assert "s0_gate_receipt" in tables and not {"s4_alloc_plan", "site_locations"} & tables
+
+
+def test_sites_run_refuses_a_failing_user_catalogue(tmp_path, capsys):
+    catalogue = write_user_catalogue(tmp_path / "hand.parquet")
+    exit_code = cli.main(["sites", "run", "--seed", "42", "--outlet-catalogue", str(catalogue),
+                          "--runs-dir", str(tmp_path / "runs")])
+    message = capsys.readouterr().err
+    assert exit_code == EXIT_FAILED
     assert "1A freeze guard FAIL" in message and "hand.parquet" in message
     assert "no 1B run is allowed on this catalogue" in message
+    assert_refused_before_placement(tmp_path / "runs")
 
 
 def reopened_policy_dir(tmp_path, **outlets_changes):
@@ -269,7 +288,10 @@ def reopened_policy_dir(tmp_path, **outlets_changes):
 def test_reopened_surrogate_policy_that_breaks_1a_fails_the_guard(tmp_path):
     policy_dir = reopened_policy_dir(tmp_path, outlets_per_merchant__single_site_share=0.05,
                                      multi_country__share_of_merchants=0.2)
-    result = freeze.check_inputs(SitesInputs(policy_dir=policy_dir))[42]
+    inputs = SitesInputs(policy_dir=policy_dir)
+    countries, places = geodata.load_countries(), geodata.load_places(0)
+    catalogue = sources.catalogue_table(inputs, countries, places, set(sources.iso_codes_table()["country_iso"]))
+    result = freeze.evaluate_catalogues(inputs, catalogue, countries, places)[42]
     assert result["status"] == "FAIL"
     assert result["phi_source"].startswith("surrogate regenerated (outlets_1a.yaml, catalogue seed")
     assert any(reason.startswith("hard gate failed: single_site_share=0.0") for reason in result["reasons"])  # ~0.05 < 0.10
@@ -281,7 +303,7 @@ def test_certify_refuses_a_non_pass_catalogue_and_publishes_nothing(tmp_path):
     with pytest.raises(RunError, match="1A freeze guard FAIL") as error:
         certify.certify(runs_dir, [42, 7, 101, 202], catalogue=str(catalogue))
     assert error.value.exit_code == EXIT_FAILED
-    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+    assert_refused_before_placement(runs_dir)
 
 
 # ----------------------------------------------------------------------------- country mix (P-1, P-2)
@@ -329,7 +351,7 @@ def test_old_tuned_catalogue_fails_plausibility_and_the_new_guard(geography, tmp
                           "--runs-dir", str(tmp_path / "runs")])
     error = capsys.readouterr().err
     assert exit_code == EXIT_FAILED and "1A freeze guard FAIL" in error and "E304_UNPOPULATED_TERRITORY" in error
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert_refused_before_placement(tmp_path / "runs")
 
 
 def test_a_catalogue_with_sites_in_an_uninhabited_territory_is_refused(tmp_path, geography, capsys):
@@ -344,4 +366,4 @@ def test_a_catalogue_with_sites_in_an_uninhabited_territory_is_refused(tmp_path,
     error = capsys.readouterr().err
     assert exit_code == EXIT_FAILED and "heard.parquet" in error
     assert "E304_UNPOPULATED_TERRITORY" in error and "HM 5 site(s), 0 inhabitants" in error
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert_refused_before_placement(tmp_path / "runs")

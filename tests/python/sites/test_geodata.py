@@ -4,8 +4,8 @@ import zipfile
 import pytest
 import shapely
 
-from gatehouse.sites import geodata
-from gatehouse.sites.geodata import GeodataError, macro_region, resolve_iso2
+from gatehouse.sites.inputs import geodata
+from gatehouse.sites.inputs.geodata import GeodataError, macro_region, resolve_iso2
 
 
 @pytest.fixture(scope="module")

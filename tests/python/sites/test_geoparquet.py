@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from gatehouse.sites.geoparquet import write_geoparquet
+from gatehouse.sites.outputs.geoparquet import write_geoparquet
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gatehouse.sites import rng
-from gatehouse.sites.jitter import (BLOCKS_PER_ATTEMPT, KM_PER_DEGREE, JitterExhaustedError, JitterInputError,
+from gatehouse.sites.kernels import rng
+from gatehouse.sites.kernels.jitter import (BLOCKS_PER_ATTEMPT, KM_PER_DEGREE, JitterExhaustedError, JitterInputError,
                                     JitterPolicyError, jitter_sites, validate_policy)
 
 MF = "ef" * 32

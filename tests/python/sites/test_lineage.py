@@ -10,8 +10,12 @@ import struct
 import pandas as pd
 import pytest
 
-from gatehouse.sites import lineage, pipeline, policy, sources
-from gatehouse.sites.lineage import Member
+from gatehouse.sites.kernels import lineage
+
+from gatehouse.sites.dbt_steps import pipeline, sources
+
+from gatehouse.sites.inputs import policy
+from gatehouse.sites.kernels.lineage import Member
 
 
 def sha(data: bytes) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from shapely.geometry import MultiPolygon, box
 
-from gatehouse.sites.maps import (
+from gatehouse.sites.outputs.maps import (
     country_view_bounds,
     crosses_antimeridian,
     exterior_ring_lines,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gatehouse.sites.nearest import EARTH_RADIUS_M, nearest_neighbour_m, nn_quantiles
+from gatehouse.sites.kernels.nearest import EARTH_RADIUS_M, nearest_neighbour_m, nn_quantiles
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

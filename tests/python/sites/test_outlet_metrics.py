@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatehouse.sites.outlet_metrics import (
+from gatehouse.sites.kernels.outlet_metrics import (
     band_passes,
     freeze_guard,
     gini,
@@ -63,7 +63,17 @@ def test_top_share_ceil_rule_hand_example():
 def concentration_macros():
     """The dbt macros gini() / top_share() of macros/metrics/concentration.sql, rendered as SQL."""
     source = (PROJECT / "macros" / "metrics" / "concentration.sql").read_text(encoding="utf-8")
-    return jinja2.Environment().from_string(source).module
+    rendered = []
+
+    class DuckDBAdapter:  # dbt's adapter.dispatch on DuckDB: the default__ implementation
+        @staticmethod
+        def dispatch(name, package):
+            return getattr(rendered[0], f"default__{name}")
+
+    environment = jinja2.Environment()
+    environment.globals.update(adapter=DuckDBAdapter, **{"return": lambda value: value})
+    rendered.append(environment.from_string(source).module)
+    return rendered[0]
 
 
 @pytest.mark.parametrize("values", [[5, 5, 5, 5], [0, 0, 0, 7], [10, 1, 4, 3], list(range(1, 239)),

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from gatehouse.sites import outlets
-from gatehouse.sites.outlet_metrics import (
+from gatehouse.sites.inputs import outlets
+from gatehouse.sites.kernels.outlet_metrics import (
     band_passes,
     identity_anomalies,
     load_bands,
     outlet_catalogue_metrics,
 )
-from gatehouse.sites.outlets import (
+from gatehouse.sites.inputs.outlets import (
     PolicyError,
     generate_outlet_catalogue,
     gravity_matrix,
@@ -29,8 +29,8 @@ from gatehouse.sites.outlets import (
 SEEDS = (42, 7, 101, 202)
 TUNED_V1_POLICY_PATH = Path(__file__).parent / "fixtures" / "outlets_1a_tuned_v1.yaml"
 ALTERNATIVE_POLICY_PATHS = [
-    outlets.POLICY_DIR / "outlets_1a_population_proportional.yaml",
-    outlets.POLICY_DIR / "outlets_1a_gdp_proportional.yaml",
+    outlets.policy_dir() / "outlets_1a_population_proportional.yaml",
+    outlets.policy_dir() / "outlets_1a_gdp_proportional.yaml",
 ]
 
 
@@ -96,10 +96,10 @@ def parquet_sha256(frame):
 def test_shipped_policies_validate():
     default = load_outlet_policy()
     assert default["policy_version"] == "outlets_1a.v2"
-    assert load_outlet_policy(outlets.ORIGIN_LIKE_POLICY_PATH)["policy_version"]
+    assert load_outlet_policy(outlets.origin_like_policy_path())["policy_version"]
     for path in ALTERNATIVE_POLICY_PATHS:
         assert load_outlet_policy(path)["policy_version"] == f"{path.stem}.v1"
-    shipped = [default, load_outlet_policy(outlets.ORIGIN_LIKE_POLICY_PATH)]
+    shipped = [default, load_outlet_policy(outlets.origin_like_policy_path())]
     shipped += [load_outlet_policy(path) for path in ALTERNATIVE_POLICY_PATHS]
     assert [p["home_country_mix"]["min_country_population"] for p in shipped] == [500] * 4
 
@@ -363,8 +363,8 @@ def test_multi_site_merchants_respect_the_minimum_outlets(policy):
 @pytest.fixture(scope="module")
 def world():
     """The shipped countries with the GeoNames country population (as in production) and southern shares."""
-    geodata = pytest.importorskip("gatehouse.sites.geodata")
-    from gatehouse.sites import sources
+    geodata = pytest.importorskip("gatehouse.sites.inputs.geodata")
+    from gatehouse.sites.dbt_steps import sources
 
     countries = sources.with_country_population(geodata.load_countries())
     return countries, southern_population_share(geodata.load_places(), countries)

@@ -7,7 +7,11 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from gatehouse.sites import bundle, pipeline, runner, sources
+from gatehouse.sites.outputs import bundle
+
+from gatehouse.sites.dbt_steps import pipeline, sources
+
+from gatehouse.sites.commands import runner
 
 MF = "ab" * 32
 WORLD = {"AA": box(0, 0, 3, 2), "BB": box(179, 10, 180, 11)}  # BB touches the antimeridian

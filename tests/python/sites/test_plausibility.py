@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from gatehouse.sites.nearest import EARTH_RADIUS_M
-from gatehouse.sites.plausibility import nearest_reference_by_group_m, nearest_reference_m
+from gatehouse.sites.kernels.nearest import EARTH_RADIUS_M
+from gatehouse.sites.kernels.plausibility import nearest_reference_by_group_m, nearest_reference_m
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

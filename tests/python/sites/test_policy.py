@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from gatehouse.sites import policy
-from gatehouse.sites.policy import SitesPolicyError
+from gatehouse.sites.inputs import policy
+from gatehouse.sites.inputs.policy import SitesPolicyError
 
 
 def test_shipped_policies_load_with_versions():

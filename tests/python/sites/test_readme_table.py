@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gatehouse.runs import RunError
-from gatehouse.sites import readme_table
+from gatehouse.sites.commands import readme_table
 
 CARD = {"n_sites": 102134, "country_gini": 0.48241, "top1_share": 0.07876, "top5_share": 0.2048, "top10_share": 0.3232,
         "eligible_country_nonzero_share": 0.99571, "southern_hemisphere_share": 0.17304, "nn_p50_m": 626.04,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from gatehouse.sites.realism import GATES_YAML, REGISTRY_CSV, bootstrap_concentration, gate_tests_yaml
+from gatehouse.sites.kernels.realism import GATES_YAML, REGISTRY_CSV, bootstrap_concentration, gate_tests_yaml
 
 PROJECT = Path(__file__).resolve().parents[3]
 
@@ -37,7 +37,7 @@ def test_empty_counts_are_refused():
 
 
 def test_generated_gate_tests_match_the_registry():
-    """The gate YAML is generated from seed realism_metrics: regenerate with `python -m gatehouse.sites.realism`."""
+    """The gate YAML is generated from seed realism_metrics: regenerate with `python -m gatehouse.sites.kernels.realism`."""
     registry = (PROJECT / REGISTRY_CSV).read_text(encoding="utf-8")
     assert (PROJECT / GATES_YAML).read_text(encoding="utf-8") == gate_tests_yaml(registry)
 

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from gatehouse.sites import rng
+from gatehouse.sites.kernels import rng
 
 MASK64 = (1 << 64) - 1
 MF = "0f" * 32

@@ -27,7 +27,9 @@ from gatehouse.project import project_dir
 
 PROJECT_DIR = project_dir()
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, sha256_file
-from gatehouse.sites import bundle, geodata, policy, sources
+from gatehouse.sites.outputs import bundle
+from gatehouse.sites.inputs import geodata, policy
+from gatehouse.sites.dbt_steps import sources
 
 from ..published import failed_attempts, nothing_published
 
@@ -154,7 +156,7 @@ def test_rerun_from_the_catalogue_with_a_new_seed_moves_sites_and_counts(default
     run_dir = default_runs["a"]
     database = tmp_path / "warehouse.duckdb"
     shutil.copy(run_dir / "warehouse.duckdb", database)
-    variables = json.loads((run_dir / "run_record.json").read_text())["dbt"]["vars"] | {"sites_seeds": [7]}
+    variables = json.loads((run_dir / "run_record.json").read_text())["dbt"]["inputs"] | {"sites_seeds": [7]}
     summary = dbt_build(["raw_1a__outlet_catalogue+"], variables, database, tmp_path / "dbt",
                         exclude=["tag:realism"])
     built = {node["name"] for node in summary["nodes"] if node["unique_id"].startswith("model.")}
@@ -191,7 +193,7 @@ def test_thirty_arc_seconds_for_one_country_behind_a_verified_1a_gate(tmp_path):
     inputs = sources.SitesInputs(seeds=(5,), catalogue_path=tmp_path / "outlets.parquet", gate_bundle_path=gate,
                                  policy_dir=policies)
     database = tmp_path / "warehouse.duckdb"
-    dbt_build(["tag:sites"], inputs.dbt_vars(), database, tmp_path / "dbt", exclude=["tag:realism"])
+    dbt_build(["tag:sites"], inputs.dbt_inputs(), database, tmp_path / "dbt", exclude=["tag:realism"])
     con = duckdb.connect(str(database), read_only=True)
     receipt = con.execute("select gate_status, flag_sha256_hex, upstream_manifest_fingerprint from s0_gate_receipt").fetchone()
     assert receipt == ("passed", flag, UPSTREAM_MF)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gatehouse.sites import sources
-from gatehouse.sites.sources import CatalogueInputError, SitesInputs
+from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.dbt_steps.sources import CatalogueInputError, SitesInputs
 
 ISO = {"DE", "FR", "LU", "RE"}
 
@@ -83,7 +83,7 @@ def test_inputs_from_config_parse_vars():
                                       "gate_bundle_path": "", "policy_dir": "policies/sites",
                                       "countries_zip_path": ""})
     assert inputs.seed == 7 and inputs.catalogue_path is None and inputs.policy_dir.is_absolute()
-    assert inputs.dbt_vars()["sites_seeds"] == [7]
+    assert inputs.dbt_inputs()["sites_seeds"] == [7]
     assert SitesInputs.from_config({"seeds": "42,7,101,202"}).seeds == (42, 7, 101, 202)
     with pytest.raises(ValueError, match="one seed expected"):
         SitesInputs.from_config({"seeds": "42,7"}).seed

@@ -6,8 +6,10 @@ import pytest
 import shapely
 from scipy import integrate
 
-from gatehouse.sites import geodata, tiles
-from gatehouse.sites.tiles import WGS84_A, WGS84_F, Grid, build_tile_index, cell_area_m2
+from gatehouse.sites.inputs import geodata
+
+from gatehouse.sites.kernels import tiles
+from gatehouse.sites.kernels.tiles import WGS84_A, WGS84_F, Grid, build_tile_index, cell_area_m2
 
 WGS84_SURFACE_M2 = 5.10065621724e14
 

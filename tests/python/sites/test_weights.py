@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatehouse.sites import geodata, tiles, weights
-from gatehouse.sites.weights import (
+from gatehouse.sites.inputs import geodata
+
+from gatehouse.sites.kernels import tiles, weights
+from gatehouse.sites.kernels.weights import (
     RebalancePolicy,
     blend_tile_mass,
     country_rebalance_diagnostic,

@@ -27,9 +27,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-POLICY_DIR = Path(__file__).resolve().parents[3] / "policies" / "sites"
-DEFAULT_POLICY_PATH = POLICY_DIR / "outlets_1a.yaml"
-ORIGIN_LIKE_POLICY_PATH = POLICY_DIR / "outlets_1a_origin_like.yaml"
+from gatehouse.project import project_path
+
+
+def policy_dir() -> Path:
+    return project_path("policies", "sites")
+
+
+def default_policy_path() -> Path:
+    return policy_dir() / "outlets_1a.yaml"
+
+
+def origin_like_policy_path() -> Path:
+    return policy_dir() / "outlets_1a_origin_like.yaml"
+
 
 MACRO_REGIONS = ("Africa", "Asia", "Europe", "North America", "South America", "Oceania", "Other")
 EARTH_RADIUS_KM = 6371.0088
@@ -72,9 +83,9 @@ _NUMERIC_KEYS: dict[str, tuple[str, float | None, float | None]] = {
 }
 
 
-def load_outlet_policy(path: str | Path = DEFAULT_POLICY_PATH) -> dict:
-    """Read and validate an outlet policy YAML file."""
-    with open(path, encoding="utf-8") as handle:
+def load_outlet_policy(path: str | Path | None = None) -> dict:
+    """Read and validate an outlet policy YAML file (default: the shipped surrogate policy)."""
+    with open(path or default_policy_path(), encoding="utf-8") as handle:
         policy = yaml.safe_load(handle)
     return validate_outlet_policy(policy)
 
@@ -321,7 +332,7 @@ def generate_origin_like_catalogue(
     countries: pd.DataFrame, seed: int, southern_share: pd.Series | None = None
 ) -> pd.DataFrame:
     """A Europe-centric catalogue resembling the origin project's 1A output (~31k sites in ~77 countries)."""
-    return generate_outlet_catalogue(countries, load_outlet_policy(ORIGIN_LIKE_POLICY_PATH), seed, southern_share)
+    return generate_outlet_catalogue(countries, load_outlet_policy(origin_like_policy_path()), seed, southern_share)
 
 
 def simulate_outlets(

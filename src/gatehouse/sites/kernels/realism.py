@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gatehouse.sites.outlet_metrics import gini, top_share
+from gatehouse.sites.kernels.outlet_metrics import gini, top_share
 
 TOP_FRACTIONS = {"top1_share": 0.01, "top5_share": 0.05, "top10_share": 0.10}
 
@@ -57,9 +57,10 @@ def bootstrap_concentration(site_counts: np.ndarray, seed: int, reps: int = 1000
 REGISTRY_CSV = Path("seeds/sites/realism_metrics.csv")
 GATES_YAML = Path("models/sites/marts/realism/_sites_realism_gates__models.yml")
 GATE_GRADES = (("B", "b", "gate_b", "threshold_b"), ("B+", "bplus", "gate_bplus", "threshold_bplus"))
-BPLUS_SEVERITY = "{{ 'error' if var('realism_target_grade') == 'B+' else 'warn' }}"
+BPLUS_SEVERITY = ("{{ 'error' if env_var('GATEHOUSE_REALISM_TARGET_GRADE', var('realism_target_grade')) == 'B+' "
+                  "else 'warn' }}")
 GATES_YAML_HEADER = f"""\
-# GENERATED from {REGISTRY_CSV} by `python -m gatehouse.sites.realism` (run from the project
+# GENERATED from {REGISTRY_CSV} by `python -m gatehouse.sites.kernels.realism` (run from the project
 # directory); edit the registry, not this file. tests/python/sites/test_realism.py fails when they differ.
 #
 # One named gate per B and B+ threshold of the registry. B+ gates fail the build when the target grade is

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from gatehouse.sites.nearest import chord_to_arc_m, unit_vectors
+from gatehouse.sites.kernels.nearest import chord_to_arc_m, unit_vectors
 
 
 def nearest_reference_m(lat_deg, lon_deg, ref_lat_deg, ref_lon_deg, workers: int = -1) -> np.ndarray:

@@ -16,8 +16,9 @@ import duckdb
 from gatehouse import progress
 from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
 from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
-from gatehouse.sites.policy import outlet_policy_path
-from gatehouse.sites import freeze, runner, sensitivity, sources
+from gatehouse.sites.inputs.policy import outlet_policy_path
+from gatehouse.sites.commands import gate_in, runner, sensitivity
+from gatehouse.sites.dbt_steps import sources
 
 GRADES = ("B", "B+")
 SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
@@ -72,13 +73,13 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_SCORE", "target_grade": _check_grade(target_grade),
               "site_locations": {"name": path.name, "sha256": sha256_file(path)}, "external_seed": seed,
               "tiles": {"name": tiles_path.name, "sha256": sha256_file(tiles_path)} if tiles_path else "s1_tile_index"}
-    variables = {"realism_site_locations_path": str(path), "realism_external_seed": seed,
+    inputs = {"realism_site_locations_path": str(path), "realism_external_seed": seed,
                  "realism_tiles_path": str(tiles_path or ""), "realism_target_grade": target_grade,
                  "sites_seeds": [seed]}
     with new_run(runs_dir, "S1BSC", config) as run:
         database = run.staging / "warehouse.duckdb"
-        summary = dbt_run_then_test(SCORE_SELECT, variables, database, run.staging / "dbt",
-                                    exclude=["tag:certification"])
+        summary = dbt_run_then_test(SCORE_SELECT, {}, database, run.staging / "dbt",
+                                    exclude=["tag:certification"], inputs=inputs)
         _export(database, run.results, EXPORTS)
         grades = _rows(database, "select * from realism_grades order by seed")
         reached = all(row["b_all_pass"] and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
@@ -92,28 +93,29 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
 
 def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue: str | None = None,
             policy_dir: str | None = None, catalogue_seed: int = 42, last_good: str | None = None) -> tuple[Path, bool]:
-    """The whole chain for every certification seed in one build, graded and certified."""
+    """The whole chain for every certification seed in one warehouse (gate-in models first), graded and certified."""
     _check_grade(target_grade)
-    if last_good and not Path(last_good).is_file():  # before the freeze guard builds every seed's catalogue
+    if last_good and not Path(last_good).is_file():  # before anything is built
         raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")
     if len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds must be distinct, got {seeds}")
     single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
     inputs = sources.SitesInputs(seeds=tuple(seeds), catalogue_seed=single.catalogue_seed,
                                  catalogue_path=single.catalogue_path, policy_dir=single.policy_dir)
-    progress.say("checking the inputs and the 1A freeze guard of every seed")
+    progress.say("checking the inputs")
     checked = runner.precheck(inputs)
-    freeze.require_pass(inputs)  # 1A freeze guard: no certification on a non-PASS catalogue (exit 2)
     last_good_path = Path(last_good).resolve() if last_good else None
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds),
               "target_grade": target_grade, "parameter_hash": checked["parameter_hash"],
               "manifest_fingerprint": checked["manifest_fingerprint"],
               "last_good": sha256_file(last_good_path) if last_good_path else None}
-    variables = {**inputs.dbt_vars(), "realism_target_grade": target_grade,
-                 "realism_last_good_path": str(last_good_path or "")}
+    run_inputs = {**inputs.dbt_inputs(), "realism_target_grade": target_grade,
+                  "realism_last_good_path": str(last_good_path or "")}
     with new_run(runs_dir, "S1BCE", config) as run:
         database = run.staging / "warehouse.duckdb"
-        summary = dbt_run_then_test(CERTIFY_SELECT, variables, database, run.staging / "dbt")
+        gated = gate_in.build(run, inputs, run_inputs, checked, certifying=True)  # no certification on a non-PASS 1A
+        summary = gate_in.merged(gated, dbt_run_then_test(CERTIFY_SELECT, {}, database, run.staging / "dbt",
+                                                          exclude=gate_in.MODELS, inputs=run_inputs))
         chain_failures = [node["name"] for node in test_statuses(summary)
                           if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-", "P-"))]
         if chain_failures:

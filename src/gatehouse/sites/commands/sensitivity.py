@@ -23,7 +23,8 @@ import duckdb
 
 from gatehouse.dbt_invoke import dbt_models
 from gatehouse.runs import sha256_file
-from gatehouse.sites import policy, sources
+from gatehouse.sites.inputs import policy
+from gatehouse.sites.dbt_steps import sources
 
 ALTERNATIVE_PRIORS = {  # name -> 1A outlet policy file in the default policy directory
     "population_proportional": "outlets_1a_population_proportional.yaml",
@@ -73,8 +74,8 @@ def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inp
     alternative = sources.SitesInputs(seeds=(seed,), catalogue_seed=inputs.catalogue_seed, policy_dir=policy_dir)
     database = work_dir / "warehouse.duckdb"
     shutil.copyfile(warehouse, database)
-    dbt_models(SELECT, {**alternative.dbt_vars(), "realism_target_grade": "B"}, database, work_dir / "dbt",
-               exclude=EXCLUDE)
+    dbt_models(SELECT, {}, database, work_dir / "dbt", exclude=EXCLUDE,
+               inputs={**alternative.dbt_inputs(), "realism_target_grade": "B"})
     con = duckdb.connect(str(database), read_only=True)
     try:
         graded = json.loads(con.execute(GRADE_SQL).df().to_json(orient="records"))[0]

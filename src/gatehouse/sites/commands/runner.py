@@ -1,8 +1,9 @@
 """`gatehouse sites run`: one Segment 1B build in its own run directory.
 
 Order: check every input in Python first (policies, polygon file, user catalogue, 1A bundle: fast,
-named errors), derive the lineage tokens, then build the dbt chain into the run's own DuckDB file,
-export `site_locations.parquet` in PK order and write the validation bundle. dbt_build raises on any
+named errors) and hash the sealed inputs into the lineage tokens that name the run; then build the
+gate-in models (catalogue, S0, 1A freeze guard: `gate_in.py`) and the rest of the dbt chain into the
+run's own DuckDB file, export `site_locations.parquet` in PK order and write the validation bundle. dbt_build raises on any
 failed gate, so the bundle and its `_passed.flag` exist only when every gate passed; on any failure
 the staging directory is removed and nothing is published.
 """
@@ -19,7 +20,11 @@ import duckdb
 from gatehouse import progress
 from gatehouse.dbt_invoke import dbt_build
 from gatehouse.runs import RunError, code_version, copy_to_parquet, new_run, sha256_file
-from gatehouse.sites import bundle, freeze, geodata, geoparquet, lineage, maps, pipeline, policy, sources
+from gatehouse.sites.outputs import bundle, geoparquet, maps
+from gatehouse.sites.commands import gate_in
+from gatehouse.sites.inputs import geodata, policy
+from gatehouse.sites.kernels import lineage
+from gatehouse.sites.dbt_steps import pipeline, sources
 
 STAGE_TAG = "S1B"
 PHASE_ID = "SITES_1B"
@@ -48,7 +53,8 @@ def resolve_inputs(seed: int, catalogue: str | None = None, gate_bundle: str | N
 
 
 def precheck(inputs: sources.SitesInputs) -> dict:
-    """Refuse bad input before dbt starts; returns the sealed inputs and lineage tokens."""
+    """Refuse bad input before dbt starts; returns the sealed inputs and the lineage tokens that name the run
+    (the same function S0 calls; the S0 receipt is checked against them after the gate-in step)."""
     policies = policy.load_all(inputs.policy_dir)
     if inputs.countries_zip_path is not None:
         geodata.load_countries(inputs.countries_zip_path)  # GeodataError names a corrupt polygon file
@@ -85,9 +91,8 @@ def _check_gate(inputs: sources.SitesInputs, upstream_mf: str | None) -> None:
 
 
 def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
-    progress.say("checking the inputs and the 1A freeze guard")
+    progress.say("checking the inputs")
     checked = precheck(inputs)
-    freeze.require_pass(inputs)  # 1A freeze guard (authority + country mix): refused before anything is built
     sealed = checked["sealed"]
     config = {
         "project_id": "gatehouse", "phase_id": PHASE_ID, "seed": inputs.seed,
@@ -97,11 +102,12 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
     }
     with new_run(runs_dir, STAGE_TAG, config) as run:
         database = run.staging / "warehouse.duckdb"
-        summary = dbt_build(SELECT, inputs.dbt_vars(), database, run.staging / "dbt", exclude=EXCLUDE)
+        gated = gate_in.build(run, inputs, inputs.dbt_inputs(), checked, certifying=False)
+        summary = gate_in.merged(gated, dbt_build(SELECT, {}, database, run.staging / "dbt",
+                                                  exclude=EXCLUDE + gate_in.MODELS, inputs=inputs.dbt_inputs()))
         con = duckdb.connect(str(database))
         try:
             receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
-            _check_tokens(receipt, checked)
             copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {PK}", run.staging / EGRESS_FILE)
             tables = {name: con.execute(f"select * from {name} order by {order}").df()
                       for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
@@ -121,9 +127,9 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
                      "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
             "inputs": _records(sealed), "counts": counts, "dependencies": [],
             "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
-            "state_seconds": state_seconds(run.staging / "dbt" / "run_results.json"),
+            "state_seconds": state_seconds([*gate_in.run_results_paths(run), run.staging / "dbt" / "run_results.json"]),
         })
-        run.record_dbt(summary, select=SELECT, vars=inputs.dbt_vars())
+        run.record_dbt(summary, select=SELECT, inputs=inputs.dbt_inputs())
         run.artifact("site_locations_parquet", EGRESS_FILE)
         run.artifact("warehouse_duckdb", "warehouse.duckdb")
         for path in sorted((run.staging / bundle_dir).iterdir()):
@@ -147,23 +153,17 @@ def write_geoparquet_and_maps(con, run, folder: str, seeds, with_seed: bool) -> 
             run.artifact(f"maps/{path.name}", f"{prefix}maps/{path.name}")
 
 
-def _check_tokens(receipt, checked: dict) -> None:
-    for key in ("parameter_hash", "manifest_fingerprint"):
-        if receipt[key] != checked[key]:
-            raise RunError(f"s0_gate_receipt {key} {receipt[key]} differs from the one computed before the build "
-                           f"({checked[key]}): an input file changed while the build ran")
-
-
-def state_seconds(run_results: Path) -> dict:
-    """Seconds of model and test execution per state (S0..S9, staging), from dbt's run_results.json."""
-    with open(run_results) as handle:
-        results = json.load(handle)["results"]
-    with open(run_results.with_name("manifest.json")) as handle:
-        nodes = json.load(handle)["nodes"]
+def state_seconds(run_results_files: list[Path]) -> dict:
+    """Seconds of model and test execution per state (S0..S9, staging), from dbt's run_results.json files."""
     totals: dict[str, float] = {}
-    for result in results:
-        state = _state_of(result["unique_id"], nodes)
-        totals[state] = totals.get(state, 0.0) + float(result.get("execution_time") or 0.0)
+    for run_results in run_results_files:
+        with open(run_results) as handle:
+            results = json.load(handle)["results"]
+        with open(run_results.with_name("manifest.json")) as handle:
+            nodes = json.load(handle)["nodes"]
+        for result in results:
+            state = _state_of(result["unique_id"], nodes)
+            totals[state] = totals.get(state, 0.0) + float(result.get("execution_time") or 0.0)
     return {state: round(seconds, 3) for state, seconds in sorted(totals.items())}
 
 

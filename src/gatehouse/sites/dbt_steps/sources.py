@@ -23,7 +23,8 @@ import pandas as pd
 import shapely
 
 from gatehouse.project import project_dir
-from gatehouse.sites import geodata, outlets, policy, rng
+from gatehouse.sites.inputs import geodata, outlets, policy
+from gatehouse.sites.kernels import rng
 
 CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
 # Optional constant columns naming the 1A run the catalogue came from.
@@ -67,7 +68,7 @@ class SitesInputs:
             raise ValueError(f"var sites_seeds: one seed expected here, got {list(self.seeds)}")
         return self.seeds[0]
 
-    def dbt_vars(self) -> dict:
+    def dbt_inputs(self) -> dict:
         return {"sites_seeds": list(self.seeds), "sites_catalogue_seed": self.catalogue_seed,
                 "sites_outlet_catalogue_path": str(self.catalogue_path or ""),
                 "sites_gate_bundle_path": str(self.gate_bundle_path or ""),

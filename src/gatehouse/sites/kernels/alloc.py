@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gatehouse.sites import rng
+from gatehouse.sites.kernels import rng
 
 ALLOC_MODES = ("largest_remainder_v1", "weighted_sample_v2", "settlement_clusters_v3")
 DEFAULT_MODE = "weighted_sample_v2"

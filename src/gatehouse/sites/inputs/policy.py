@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from gatehouse.project import project_dir, project_path
-from gatehouse.sites import alloc, jitter, weights
-from gatehouse.sites.tiles import Grid
+from gatehouse.sites.kernels import alloc, jitter, weights
+from gatehouse.sites.kernels.tiles import Grid
 
 # Logical name -> file name. The surrogate 1A policy (outlets_1a.yaml) is not governed here: it is an
 # input artefact of the manifest fingerprint, like a user's outlet catalogue.

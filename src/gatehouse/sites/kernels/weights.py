@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gatehouse.sites.outlet_metrics import gini, top_k_count, top_share
-from gatehouse.sites.tiles import tile_ids_of_points
+from gatehouse.sites.kernels.outlet_metrics import gini, top_k_count, top_share
+from gatehouse.sites.kernels.tiles import tile_ids_of_points
 
 MIX_COMPONENTS = ("uniform", "area", "population")
 MIX_TOLERANCE = 1e-9

@@ -73,7 +73,7 @@ def register_baseline(sites) -> None:
 
 
 def handle(args) -> Path:
-    from gatehouse.sites import runner
+    from gatehouse.sites.commands import runner
 
     inputs = runner.resolve_inputs(args.seed, args.outlet_catalogue, args.gate_bundle, args.policy,
                                    args.countries_zip, args.catalogue_seed)
@@ -89,20 +89,20 @@ def _graded(run_dir: Path, reached: bool) -> Path:
 
 
 def handle_score(args) -> Path:
-    from gatehouse.sites import certify
+    from gatehouse.sites.commands import certify
 
     return _graded(*certify.score(args.runs_dir, args.site_locations, args.seed, args.tiles, args.target_grade))
 
 
 def handle_certify(args) -> Path:
-    from gatehouse.sites import certify
+    from gatehouse.sites.commands import certify
 
     return _graded(*certify.certify(args.runs_dir, args.seeds, args.target_grade, args.outlet_catalogue,
                                     args.policy, args.catalogue_seed, args.last_good))
 
 
 def handle_readme(args) -> Path:
-    from gatehouse.sites import readme_table
+    from gatehouse.sites.commands import readme_table
 
     return readme_table.update_readme(args.certificate, args.readme)
 
@@ -114,7 +114,7 @@ def handle_pin(args) -> Path:
 
 
 def handle_promote(args) -> Path:
-    from gatehouse.sites import discipline
+    from gatehouse.sites.commands import discipline
 
     return discipline.promote(args.runs_dir, args.run_id, args.outlet_catalogue, args.policy,
                               args.catalogue_seed).lock_path

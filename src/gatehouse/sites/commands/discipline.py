@@ -26,7 +26,9 @@ import pandas as pd
 from gatehouse.runs import EXIT_RUN_EXISTS, RunError, code_version, copy_to_parquet, sha256_file, utc_now
 from gatehouse.runs.layout import run_dir
 from gatehouse.runs.pointers import complete_record, lock_path, phase_of, pointer_document, write_pointer
-from gatehouse.sites import freeze, runner, sources
+from gatehouse.sites.inputs import freeze
+from gatehouse.sites.commands import runner
+from gatehouse.sites.dbt_steps import sources
 
 CERTIFY_PHASE = "SITES_1B_CERTIFY"
 LOCK_VERSION = "gatehouse.sites.lock.v1"

@@ -12,8 +12,10 @@ import pandas as pd
 import shapely
 
 from gatehouse.runs import code_version
-from gatehouse.sites import alloc, assign, bundle, jitter, lineage, sources, tiles, weights
-from gatehouse.sites import policy as policies
+from gatehouse.sites.kernels import alloc, assign, jitter, lineage, tiles, weights
+from gatehouse.sites.outputs import bundle
+from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.inputs import policy as policies
 
 S5_MODULE, S6_MODULE = "1B.S5.assigner", "1B.S6.jitter"
 

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gatehouse.sites import rng
+from gatehouse.sites.kernels import rng
 
 JITTER_MODES = ("uniform_v1", "mixture_v2", "population_anchored")
 SITE_COLUMNS = ("merchant_id", "country_iso", "site_order", "tile_id", "min_lon", "max_lon", "min_lat", "max_lat")

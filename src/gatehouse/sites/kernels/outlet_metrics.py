@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-BANDS_PATH = Path(__file__).resolve().parents[3] / "policies" / "sites" / "outlets_1a_bands.yaml"
+from gatehouse.project import project_path
+
 REQUIRED_CATALOGUE_COLUMNS = ("merchant_id", "home_country_iso", "legal_country_iso", "site_order")
 
 
@@ -156,9 +157,9 @@ def identity_anomalies(catalogue: pd.DataFrame) -> list[str]:
 # Bands and the 1A freeze guard (reference §5)
 # --------------------------------------------------------------------------------------------
 
-def load_bands(path: str | Path = BANDS_PATH) -> dict:
+def load_bands(path: str | Path | None = None) -> dict:
     """The bands file: per-metric B / B_plus bands, hard gates and freeze-guard settings."""
-    with open(path, encoding="utf-8") as handle:
+    with open(path or project_path("policies", "sites", "outlets_1a_bands.yaml"), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gatehouse.sites import rng
+from gatehouse.sites.kernels import rng
 
 ASSIGN_LABEL = "site_tile_assign"
 BLOCKS_PER_SITE = 1  # one Philox block per site, low lane x0

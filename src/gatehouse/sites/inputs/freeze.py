@@ -5,11 +5,9 @@ surrogate under a changed policy or catalogue seed) may feed 1B only if its 1A m
 rules against the frozen authority ``policies/sites/outlets_1a_authority.json``: the metrics of
 the default surrogate (``policies/sites/outlets_1a.yaml``) at catalogue seed 42.
 
-One evaluation (``evaluate_catalogue``) serves both callers:
-
-* the dbt model ``realism_1a_freeze_guard`` (one row per metric, gate S-1A-1), and
-* ``require_pass``, called by ``certify.certify`` before anything is built: a non-PASS catalogue
-  is refused with RunError (exit 2) and nothing is published.
+The guard is computed in one place, the dbt model ``realism_1a_freeze_guard`` (one row per metric,
+gate S-1A-1), a gate-in model that ``sites run`` and ``sites certify`` build first: a non-PASS
+catalogue is refused (exit 2) before any placement is built (``sites/commands/gate_in.py``).
 
 The NB dispersion phi is not a catalogue column. For the surrogate it is regenerated (same countries,
 places, policy and seed, and the regenerated catalogue must equal the staged one); a user catalogue
@@ -27,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from gatehouse.project import project_dir, project_path
-from gatehouse.runs import RunError, sha256_file
-from gatehouse.sites import geodata, outlets, policy, sources
-from gatehouse.sites.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
+from gatehouse.runs import sha256_file
+from gatehouse.sites.inputs import geodata, outlets, policy
+from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.kernels.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
 
 AUTHORITY_VERSION = "outlets_1a_authority.v2"
 AUTHORITY_SEED = 42
@@ -114,7 +113,7 @@ def authority_document(policy_path: Path | None = None, catalogue_seed: int = AU
                  "does not have and are absent; phi metrics come from the surrogate's per-merchant NB dispersion."),
         "bands_version": bands["bands_version"],
         "source": {
-            "generator": "gatehouse.sites.outlets.simulate_outlets",
+            "generator": "gatehouse.sites.inputs.outlets.simulate_outlets",
             "policy_file": _project_relative(Path(policy_path)),
             "policy_version": outlets.load_outlet_policy(policy_path)["policy_version"],
             "policy_sha256": sha256_file(Path(policy_path)),
@@ -364,31 +363,6 @@ def _band_text(band: Any) -> str:
     return f"[{low:g}, {high:g}]"
 
 
-# ---------------------------------------------------------------------------------------------------
-# Refusal before a certification build
-
-
-def check_inputs(inputs: sources.SitesInputs, authority_path: Path | None = None) -> dict[int, dict]:
-    """The guard result per 1B seed for the catalogues these inputs name, computed in Python without dbt."""
-    countries = geodata.load_countries(inputs.countries_zip_path)
-    iso_codes = set(sources.iso_codes_table()["country_iso"])
-    places = geodata.load_places(0) if inputs.catalogue_path is None else None
-    catalogue = sources.catalogue_table(inputs, countries, places, iso_codes)
-    return evaluate_catalogues(inputs, catalogue, countries, places, authority_path)
-
-
-def require_pass(inputs: sources.SitesInputs, authority_path: Path | None = None) -> dict[int, dict]:
-    """Refuse (RunError, exit 2) unless the catalogue of every seed PASSes the 1A freeze guard."""
-    results = check_inputs(inputs, authority_path)
-    failed = {seed: result for seed, result in results.items() if result["status"] != "PASS"}
-    if failed:
-        source = inputs.catalogue_path or f"surrogate catalogue (base seed {inputs.catalogue_seed}, {inputs.policy_dir})"
-        seed, result = next(iter(failed.items()))
-        raise RunError(f"1A freeze guard FAIL for {source} (1B seed {seed}) against {authority_path or frozen_authority_path()}: "
-                       f"{'; '.join(result['reasons'])}; no 1B run is allowed on this catalogue")
-    return results
-
-
-__all__ = ["frozen_authority_path", "FreezeGuardError", "authority_document", "catalogue_phi", "check_inputs",
+__all__ = ["frozen_authority_path", "FreezeGuardError", "authority_document", "catalogue_phi",
            "country_mix_reasons", "evaluate_catalogue", "evaluate_catalogues", "guard_catalogue", "guard_table",
-           "load_authority", "require_pass", "write_authority"]
+           "load_authority", "write_authority"]

@@ -1,0 +1,1 @@
+"""Files a Segment 1B run writes: validation bundles, GeoParquet and PNG maps."""
