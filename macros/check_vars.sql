@@ -1,8 +1,8 @@
 {% macro check_vars() -%}
-    {#- on-run-start: refuse malformed --vars in one line before any node runs (a bad value would
+    {#- on-run-start: refuse malformed inputs (--vars or GATEHOUSE_* environment) in one line before any node runs (a bad value would
         otherwise fail deep inside a model, or worse, be read as something else). -#}
     {%- set problems = [] -%}
-    {%- set seeds = var('sites_seeds') -%}
+    {%- set seeds = input_var('sites_seeds') -%}
     {%- if seeds is string or seeds is not iterable or seeds | length == 0 -%}
         {%- do problems.append('sites_seeds must be a non-empty list of integer seeds, got ' ~ seeds) -%}
     {%- else -%}
@@ -14,7 +14,7 @@
         {%- endif -%}
     {%- endif -%}
     {%- for name in ['sites_catalogue_seed', 'realism_external_seed'] -%}
-        {%- set value = var(name) -%}
+        {%- set value = input_var(name) -%}
         {%- if not (value is integer and value >= 0 and value < 2 ** 64) -%}
             {%- do problems.append(name ~ ' must be an integer in [0, 2^64), got ' ~ value) -%}
         {%- endif -%}
@@ -22,7 +22,7 @@
     {%- set allowed = {'realism_target_grade': ['B', 'B+'], 'spike_source': ['synthetic', 'events', 'rasters'],
                        'spike_preset': ['crossing', 'flat']} -%}
     {%- for name, values in allowed.items() -%}
-        {%- set value = input_var(name) if name.startswith('spike_') else var(name) -%}
+        {%- set value = input_var(name) -%}
         {%- if value not in values -%}
             {%- do problems.append(name ~ ' must be one of ' ~ values ~ ', got ' ~ value) -%}
         {%- endif -%}

@@ -2,12 +2,16 @@
     avalanches (the reference's) and the 8-neighbour ones (robustness). A condition without components
     has 0 avalanches and aggregates 0, as in the reference. Docs block `avalanches`. -#}
 with avalanches as (
-    {#- the Python model stores its key strings as ENUM: compare them as varchar -#}
-    select * replace (
-        cast(model_role as varchar) as model_role,
-        cast(spike_def_id as varchar) as spike_def_id,
-        cast(adjacency as varchar) as adjacency
-    )
+    {#- the Python model stores its key strings as ENUM: compare them as strings -#}
+    select
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
+        target_rate,
+        gain,
+        cast(adjacency as string) as adjacency,
+        size,
+        span_tokens,
+        span_layers
     from {{ ref('avalanches') }}
 ),
 

@@ -5,8 +5,12 @@
     k_l k_{l+1} / T (layers permuted independently); and the pairs of the circular-shift null
     realised by int_shift_null_layer_counts (docs block shift_null). -#}
 with layer_counts as (
-    {#- the Python model stores its key strings as ENUM: compare them as varchar -#}
-    select * replace (cast(model_role as varchar) as model_role, cast(spike_def_id as varchar) as spike_def_id)
+    {#- the Python model stores its key strings as ENUM: compare them as strings -#}
+    select
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
+        target_rate, gain, seq_id, layer, n_occupied, n_spikes, num_time, num_depth, n_occupied_time_valid,
+        n_occupied_next_layer
     from {{ ref('int_raster_layer_counts') }}
 ),
 
@@ -16,8 +20,8 @@ lattices as (
 
 shift_null as (
     select
-        cast(model_role as varchar) as model_role,
-        cast(spike_def_id as varchar) as spike_def_id,
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
         target_rate, gain, seq_id,
         sum(num_time_shift) as num_time_shift,
         sum(num_depth_shift) as num_depth_shift

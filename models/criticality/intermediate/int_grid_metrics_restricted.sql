@@ -4,7 +4,7 @@
     From this build's gain_grid_metrics, or from any metrics.parquet given as var gstar_metrics_path
     (a missing model_role column takes var gstar_model_role; `g` is accepted for `gain`).
     A metrics file is checked here, where it is read, so the CLI and a plain dbt build refuse the same
-    input: the build stops with an error naming the file, the column and the problem (DuckDB error())
+    input: the build stops with an error naming the file, the column and the problem (macro raise_error)
     for no rows, null or non-numeric keys or b_tot, b_tot not finite or outside [0, 1000) (see macro
     exact_distance), a model role, spike definition, target rate or gain outside CANON (exact double
     equality), or one key with different b_tot values. Rows repeated with the same b_tot count once. -#}
@@ -12,7 +12,7 @@
 with
 {% if metrics_path %}
 external_metrics as (
-    {{ typed_parquet(metrics_path, {'model_role': 'varchar', 'spike_def_id': 'varchar', 'target_rate': 'double',
+    {{ typed_parquet(metrics_path, {'model_role': 'string', 'spike_def_id': 'string', 'target_rate': 'double',
                                     'gain': 'double', 'g': 'double', 'b_tot': 'double',
                                     'b_tot_ci_low': 'double', 'b_tot_ci_high': 'double',
                                     'b_tot_slope_ci_low': 'double', 'b_tot_slope_ci_high': 'double'}) }}
@@ -20,8 +20,8 @@ external_metrics as (
 
 read_metrics as (
     select
-        coalesce(try_cast(model_role as varchar), {{ sql_string(input_var('gstar_model_role')) }}) as model_role,
-        try_cast(spike_def_id as varchar) as spike_def_id,
+        coalesce(try_cast(model_role as string), {{ sql_string(input_var('gstar_model_role')) }}) as model_role,
+        try_cast(spike_def_id as string) as spike_def_id,
         try_cast(target_rate as double) as target_rate,
         coalesce(try_cast(gain as double), try_cast(g as double)) as gain,
         try_cast(b_tot as double) as b_tot,
@@ -33,19 +33,19 @@ read_metrics as (
 ),
 
 canon_roles as (
-    select list(model_role order by model_role) as allowed from {{ ref('canon_model_roles') }}
+    select {{ ordered_list('model_role', 'model_role') }} as allowed from {{ ref('canon_model_roles') }}
 ),
 
 canon_spike_defs as (
-    select list(spike_def_id order by spike_def_order) as allowed from {{ ref('canon_spike_defs') }}
+    select {{ ordered_list('spike_def_id', 'spike_def_order') }} as allowed from {{ ref('canon_spike_defs') }}
 ),
 
 canon_rates as (
-    select list(target_rate order by target_rate) as allowed from {{ ref('canon_target_rates') }}
+    select {{ ordered_list('target_rate', 'target_rate') }} as allowed from {{ ref('canon_target_rates') }}
 ),
 
 canon_gains as (
-    select list(gain order by gain) as allowed from {{ ref('canon_gain_grid') }}
+    select {{ ordered_list('gain', 'gain') }} as allowed from {{ ref('canon_gain_grid') }}
 ),
 
 counts as (
@@ -55,15 +55,15 @@ counts as (
         count_if(target_rate is null) as null_target_rate,
         count_if(gain is null) as null_gain,
         count_if(b_tot is null) as null_b_tot,
-        count_if(not isfinite(b_tot)) as non_finite_b_tot,
-        count_if(isfinite(b_tot) and (b_tot < 0 or b_tot >= 1000)) as out_of_range_b_tot
+        count_if(not {{ is_finite('b_tot') }}) as non_finite_b_tot,
+        count_if({{ is_finite('b_tot') }} and (b_tot < 0 or b_tot >= 1000)) as out_of_range_b_tot
     from read_metrics
 ),
 
 conflicts as (
     select
         '(' || concat_ws(', ', model_role, spike_def_id, target_rate, gain) || ') has b_tot '
-            || list_sort(list(distinct b_tot))::varchar as detail
+            || cast({{ sorted_distinct_list('b_tot') }} as string) as detail
     from read_metrics
     group by model_role, spike_def_id, target_rate, gain
     having count(distinct b_tot) > 1
@@ -87,11 +87,11 @@ problems as (
                                           ('target_rate', 'canon_rates', 'non-canonical target_rate(s)'),
                                           ('gain', 'canon_gains', 'gain(s) not in the grid')] %}
     union all
-    select 4, 'column {{ column }}: {{ what }} ' || list_sort(list(distinct {{ column }}))[:5]::varchar
-        || ' not in ' || any_value({{ canon_values }}.allowed)::varchar
+    select 4, 'column {{ column }}: {{ what }} ' || cast({{ list_head(sorted_distinct_list(column), 5) }} as string)
+        || ' not in ' || cast(any_value({{ canon_values }}.allowed) as string)
     from read_metrics
     cross join {{ canon_values }}
-    where not list_contains({{ canon_values }}.allowed, {{ column }})
+    where not array_contains({{ canon_values }}.allowed, {{ column }})
     having count(*) > 0
     {%- endfor %}
     union all
@@ -102,9 +102,9 @@ problems as (
 ),
 
 guard as (
-    select case when count(*) > 0 then error(
-        {{ sql_string(metrics_path) }} || ': ' || string_agg(problem, '; ' order by check_order, problem)
-    ) end as failure
+    select case when count(*) > 0 then {{ raise_error(
+        sql_string(metrics_path) ~ " || ': ' || " ~ ordered_string_agg('problem', "'; '", 'check_order, problem')) }}
+    end as failure
     from problems
 ),
 
@@ -133,8 +133,8 @@ branching_metrics as (
 {% endif %}
 
 select
-    cast(model_role as varchar) as model_role,
-    cast(spike_def_id as varchar) as spike_def_id,
+    cast(model_role as string) as model_role,
+    cast(spike_def_id as string) as spike_def_id,
     cast(target_rate as double) as target_rate,
     cast(gain as double) as gain,
     cast(b_tot as double) as b_tot,

@@ -2,8 +2,8 @@
     of int_raster_sites, so the per-sequence kernels read integers only. -#}
 select
     cast(row_number() over (order by model_role, spike_def_id, target_rate, gain) - 1 as bigint) as condition_index,
-    cast(model_role as varchar) as model_role,
-    cast(spike_def_id as varchar) as spike_def_id,
+    cast(model_role as string) as model_role,
+    cast(spike_def_id as string) as spike_def_id,
     cast(target_rate as double) as target_rate,
     cast(gain as double) as gain,
     cast(n_sequences as bigint) as n_sequences,

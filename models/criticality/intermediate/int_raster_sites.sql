@@ -18,8 +18,8 @@ select
     cast(rasters.a as bigint) as a
 from rasters
 inner join conditions
-    on cast(rasters.model_role as varchar) = conditions.model_role
-    and cast(rasters.spike_def_id as varchar) = conditions.spike_def_id
+    on cast(rasters.model_role as string) = conditions.model_role
+    and cast(rasters.spike_def_id as string) = conditions.spike_def_id
     and rasters.target_rate = conditions.target_rate
     and rasters.gain = conditions.gain
 order by condition_index, seq_id, layer, token

@@ -34,7 +34,8 @@ select
     target_rates.target_rate,
     profile.layer,
     profile.r_base,
-    target_rates.target_rate / profile.r_base_mean as scale,
-    least(greatest(profile.r_base * target_rates.target_rate / profile.r_base_mean, 0.0), 1.0) as r_star
+    {{ ieee_divide('target_rates.target_rate', 'profile.r_base_mean') }} as scale,
+    least(greatest({{ ieee_divide('profile.r_base * target_rates.target_rate', 'profile.r_base_mean') }}, 0.0), 1.0)
+        as r_star
 from profile
 cross join target_rates

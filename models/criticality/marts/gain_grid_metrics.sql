@@ -1,6 +1,7 @@
 {#- results/metrics.parquet of the gain-grid run: one row per (model_role, spike_def_id,
     target_rate, gain). Definitions: docs blocks `branching_ratios`, `shift_null`, `bootstrap_ci`,
     `b_tot_slope_ci`, `susceptibility`, `avalanches`, `crackling`, `tail_fits`, `mr_estimator`. -#}
+{%- set condition_keys = ['model_role', 'spike_def_id', 'target_rate', 'gain'] %}
 with lattices as (
     select * from {{ ref('int_condition_lattices') }}
 ),
@@ -30,7 +31,7 @@ pooled_counts as (
 ),
 
 intervals as (
-    select * exclude (n_boot) from {{ ref('int_branching_bootstrap') }}
+    select * from {{ ref('int_branching_bootstrap') }}
 ),
 
 slope_intervals as (
@@ -114,12 +115,12 @@ select
     b_time - b_time_shift as delta_b_time_shift,
     b_depth - b_depth_shift as delta_b_depth_shift,
     (b_time + b_depth) - (b_time_shift + b_depth_shift) as delta_b_tot_shift,
-    intervals.* exclude (model_role, spike_def_id, target_rate, gain),
+    {{ star_except(ref('int_branching_bootstrap'), ['n_boot'] + condition_keys, 'intervals') }},
     slope_intervals.b_tot_slope_ci_low,
     slope_intervals.b_tot_slope_ci_high,
-    avalanche_aggregates.* exclude (model_role, spike_def_id, target_rate, gain),
-    signatures.* exclude (model_role, spike_def_id, target_rate, gain),
-    mr_estimates.* exclude (model_role, spike_def_id, target_rate, gain)
+    {{ star_except(ref('int_avalanche_aggregates'), condition_keys, 'avalanche_aggregates') }},
+    {{ star_except(ref('int_avalanche_signatures'), condition_keys, 'signatures') }},
+    {{ star_except(ref('int_mr_estimates'), condition_keys, 'mr_estimates') }}
 from ratios
 left join intervals using (model_role, spike_def_id, target_rate, gain)
 left join slope_intervals using (model_role, spike_def_id, target_rate)

@@ -3,6 +3,11 @@
     exact decimal (macro exact_distance, shared with gate C-GS-3), not as doubles.
     Reads branching metrics only (int_grid_metrics_restricted). Docs block `gstar_rule`; the
     annotations (crossing gain, intervals) change nothing in the selection: docs block `gstar_annotations`. -#}
+{#- one line per grid gain of the hashed curve, doubles as their IEEE-754 bits (engine-independent) -#}
+{%- set curve_row_text -%}
+    concat_ws('|', spike_def_id, {{ canonical_double_text('target_rate') }}, {{ canonical_double_text('gain') }},
+        {{ canonical_double_text('b_tot') }})
+{%- endset %}
 with metrics as (
     select * from {{ ref('int_grid_metrics_restricted') }}
 ),
@@ -23,18 +28,25 @@ scored as (
 
 candidates as (
     select *
-    from scored
-    qualify exact_abs_err = min(exact_abs_err) over (partition by model_role, spike_def_id, target_rate)
+    from (
+        select *, min(exact_abs_err) over (partition by model_role, spike_def_id, target_rate) as min_exact_abs_err
+        from scored
+    ) as closest
+    where exact_abs_err = min_exact_abs_err
 ),
 
 chosen as (
-    select
-        *,
-        count(*) over (partition by model_role, spike_def_id, target_rate) as n_tied
-    from candidates
-    qualify row_number() over (
-        partition by model_role, spike_def_id, target_rate order by distance_to_baseline, gain
-    ) = 1
+    select *
+    from (
+        select
+            *,
+            count(*) over (partition by model_role, spike_def_id, target_rate) as n_tied,
+            row_number() over (
+                partition by model_role, spike_def_id, target_rate order by distance_to_baseline, gain
+            ) as tie_order
+        from candidates
+    ) as ordered
+    where tie_order = 1
 ),
 
 segments as (
@@ -63,7 +75,7 @@ nearest_crossing as (
     select
         crossings.model_role, crossings.spike_def_id, crossings.target_rate,
         count(*) as n_crossings,
-        arg_min(crossings.crossing_gain, [abs(crossings.crossing_gain - chosen.gain), crossings.crossing_gain])
+        {{ min_by('crossings.crossing_gain', ['abs(crossings.crossing_gain - chosen.gain)', 'crossings.crossing_gain']) }}
             as crossing_gain
     from crossings
     inner join chosen using (model_role, spike_def_id, target_rate)
@@ -82,8 +94,7 @@ curve as (
         min(gain) as grid_min_gain,
         max(gain) as grid_max_gain,
         count(*) as n_gains,
-        sha256(string_agg(concat_ws('|', spike_def_id, target_rate, gain, b_tot), chr(10) order by gain))
-            as metrics_content_sha256
+        {{ sha256_hex(ordered_string_agg(curve_row_text, 'chr(10)', 'gain')) }} as metrics_content_sha256
     from metrics
     group by all
 )

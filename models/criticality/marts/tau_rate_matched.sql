@@ -14,8 +14,8 @@ settings as (
 
 spikes_per_layer as (
     select
-        cast(model_role as varchar) as model_role,
-        cast(spike_def_id as varchar) as spike_def_id,
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
         target_rate,
         gain,
         layer,

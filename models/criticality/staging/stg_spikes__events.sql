@@ -5,7 +5,7 @@
 {%- if input_var('spike_source') == 'events' %}
 -- depends_on: {{ ref('raw_spikes__summaries') }}
 with source as (
-    select * from read_parquet({{ sql_string(input_var('spike_events_path')) }})
+    select * from {{ parquet_file(input_var('spike_events_path')) }}
     where model_role in ({% for role in input_var('model_roles') %}{{ sql_string(role) }}{{ ', ' if not loop.last }}{% endfor %})
 )
 {%- else %}
@@ -16,7 +16,7 @@ with source as (
 
 select
     -- ids
-    try_cast(model_role as varchar) as model_role,
+    try_cast(model_role as string) as model_role,
     try_cast(gain as double) as gain,
     try_cast(seq_id as integer) as seq_id,
     try_cast(token as integer) as token,

@@ -4,8 +4,8 @@ with source as (
 
 select
     cast(cond_id as integer) as cond_id,
-    cast(model_role as varchar) as model_role,
-    cast(spike_def_id as varchar) as spike_def_id,
+    cast(model_role as string) as model_role,
+    cast(spike_def_id as string) as spike_def_id,
     cast(target_rate as double) as target_rate,
     cast(gain as double) as gain,
     cast(n_sequences as integer) as n_sequences,

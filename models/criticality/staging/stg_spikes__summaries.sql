@@ -4,8 +4,8 @@ with source as (
 
 select
     -- ids
-    cast(model_role as varchar) as model_role,
-    cast(spike_def_id as varchar) as spike_def_id,
+    cast(model_role as string) as model_role,
+    cast(spike_def_id as string) as spike_def_id,
     cast(gain as double) as gain,
     cast(layer as integer) as layer,
     -- lattice
@@ -16,6 +16,6 @@ select
     -- numerics
     cast(v_min as double) as v_min,
     cast(v_max as double) as v_max,
-    cast("floor" as double) as value_floor,
+    cast({{ adapter.quote('floor') }} as double) as value_floor,
     cast(n_above_tau0 as bigint) as n_above_tau0
 from source

@@ -1,5 +1,5 @@
 {#- S3: sites per (merchant_id, legal_country_iso) after the policy denylist. Bad input stops the build
-    here with a named error (DuckDB error()): E301 site_order not 1..n, E302 code outside the ISO list,
+    here with a named error (macro raise_error): E301 site_order not 1..n, E302 code outside the ISO list,
     E303 a country with sites but no tiles. The staging loader already refuses E301/E302 for user files;
     these guards keep the state honest on its own. -#}
 with catalogue as (
@@ -11,7 +11,7 @@ receipt as (
 ),
 
 denylist as (
-    select unnest(from_json(values_json::json -> 'denylist', '["VARCHAR"]')) as country_iso
+    select {{ json_string_array_elements('values_json', 'denylist') }} as country_iso
     from {{ ref('raw_policy__requirements') }}
 ),
 
@@ -54,10 +54,9 @@ violations as (
 ),
 
 guard as (
-    select case when count(*) > 0 then error(
-        'S3 requirements refused (stg_1a__outlet_catalogue, column legal_country_iso/site_order): '
-        || string_agg(code || ' ' || detail, '; ' order by code, detail)
-    ) end as failure
+    select case when count(*) > 0 then {{ raise_error(
+        "'S3 requirements refused (stg_1a__outlet_catalogue, column legal_country_iso/site_order): '
+        || " ~ ordered_string_agg("code || ' ' || detail", "'; '", 'code, detail')) }} end as failure
     from violations
 )
 

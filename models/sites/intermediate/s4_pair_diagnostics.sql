@@ -30,7 +30,7 @@ floors as (
     select
         pairs.*,
         tile_counts.m_tiles,
-        pairs.n_sites // tile_counts.m_tiles as q,
+        {{ integer_divide('pairs.n_sites', 'tile_counts.m_tiles') }} as q,
         pairs.n_sites % tile_counts.m_tiles as r
     from pairs
     inner join tile_counts using (legal_country_iso)
@@ -49,7 +49,7 @@ select
     max_tile::double / n_sites as top1,
     sum_sq / (n_sites::double * n_sites) as hhi,
     (case when r > 0 then q + 1 else q end)::double / n_sites as top1_floor,
-    (r * (q + 1.0) ^ 2 + (m_tiles - r) * q::double ^ 2) / (n_sites::double * n_sites) as hhi_floor,
+    (r * power(q + 1.0, 2) + (m_tiles - r) * power(q::double, 2)) / (n_sites::double * n_sites) as hhi_floor,
     max_tile::double / n_sites - (case when r > 0 then q + 1 else q end)::double / n_sites as top1_headroom
 from floors
 order by seed, merchant_id, legal_country_iso

@@ -1,10 +1,11 @@
 {#- S9 egress checksums: per seed, per legal country and overall ('*'), the row count and a SHA-256 over the rows
-    as canonical text in PK order (coordinates as DuckDB's shortest round-trip text), computed from the
-    egress (site_locations) and again from the S7 synthesis; gate S-S9-7 requires the two to agree, so
-    the egress is exactly the synthesised sites. -#}
+    as canonical text in PK order (coordinates as the hex digits of their IEEE-754 bits, macro
+    canonical_double_text, so every engine hashes the same bytes), computed from the egress
+    (site_locations) and again from the S7 synthesis; gate S-S9-7 requires the two to agree, so the
+    egress is exactly the synthesised sites. -#}
 {% set row_text %}
-    merchant_id::varchar || '|' || legal_country_iso || '|' || site_order::varchar || '|'
-    || lon_deg::varchar || '|' || lat_deg::varchar
+    cast(merchant_id as string) || '|' || legal_country_iso || '|' || cast(site_order as string) || '|'
+    || {{ canonical_double_text('lon_deg') }} || '|' || {{ canonical_double_text('lat_deg') }}
 {% endset %}
 with
 {% for name, relation in [('egress', ref('site_locations')), ('synthesis', ref('s7_site_synthesis'))] %}
@@ -13,7 +14,7 @@ with
         seed,
         legal_country_iso,
         count(*) as n_rows,
-        sha256(string_agg({{ row_text }}, chr(10) order by merchant_id, site_order)) as content_sha256
+        {{ sha256_hex(ordered_string_agg(row_text, 'chr(10)', 'merchant_id, site_order')) }} as content_sha256
     from {{ relation }}
     group by seed, legal_country_iso
 ),
@@ -37,9 +38,9 @@ overall as (
         seed,
         '*' as legal_country_iso,
         sum(n_rows)::bigint as n_rows,
-        sha256(string_agg(legal_country_iso || ':' || content_sha256, chr(10) order by legal_country_iso)),
+        {{ sha256_hex(ordered_string_agg("legal_country_iso || ':' || content_sha256", 'chr(10)', 'legal_country_iso')) }},
         sum(synthesis_rows)::bigint,
-        sha256(string_agg(legal_country_iso || ':' || synthesis_sha256, chr(10) order by legal_country_iso))
+        {{ sha256_hex(ordered_string_agg("legal_country_iso || ':' || synthesis_sha256", 'chr(10)', 'legal_country_iso')) }}
     from per_country
     group by seed
 )

@@ -2,7 +2,7 @@
     pair's sampling in S4, or a country's cluster draws in settlement_clusters_v3), blocks and draws,
     against the sites they served. Gates S-S9-5/6 read it. -#}
 with alloc_policy as (
-    select values_json::json ->> 'mode' as mode from {{ ref('raw_policy__alloc_plan') }}
+    select {{ json_field_text('values_json', 'mode') }} as mode from {{ ref('raw_policy__alloc_plan') }}
 ),
 
 s4 as (

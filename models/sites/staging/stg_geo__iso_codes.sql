@@ -4,11 +4,11 @@ with source as (
 
 select
     -- ids
-    cast(country_iso as varchar) as country_iso,
-    cast(iso3 as varchar) as iso3,
+    cast(country_iso as string) as country_iso,
+    cast(iso3 as string) as iso3,
     -- strings
-    cast(name as varchar) as name,
-    cast(continent as varchar) as continent,
+    cast(name as string) as name,
+    cast(continent as string) as continent,
     -- numerics
     cast(population as bigint) as population
 from source

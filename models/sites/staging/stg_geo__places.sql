@@ -5,9 +5,9 @@ with source as (
 select
     -- ids
     cast(geonameid as bigint) as geonameid,
-    cast(country_iso as varchar) as country_iso,
+    cast(country_iso as string) as country_iso,
     -- strings
-    cast(name as varchar) as name,
+    cast(name as string) as name,
     -- numerics
     cast(lon_deg as double) as lon_deg,
     cast(lat_deg as double) as lat_deg,

@@ -1,13 +1,14 @@
-from gatehouse.sites import policy
-from gatehouse.sites.pipeline import country_rebalance
+from gatehouse.sites.inputs import policy
+from gatehouse.sites.dbt_steps.pipeline import country_rebalance
+from gatehouse.spark.frames import select, to_pandas
 
 
 def model(dbt, session):
     """S2 diagnostic: the reference's country rebalance. Never applied: 1A fixes per-country counts."""
-    tiles = dbt.ref("s1_tile_index").project("country_iso, tile_id, area_m2").df()
-    places = dbt.ref("stg_geo__places").df()
-    countries = dbt.ref("stg_geo__countries").project("country_iso, macro_region").df()
-    tiles_policy = dbt.ref("raw_policy__tiles").df()
-    weights_policy = dbt.ref("raw_policy__tile_weights").df()
+    tiles = to_pandas(select(dbt.ref("s1_tile_index"), None, ["country_iso", "tile_id", "area_m2"]))
+    places = to_pandas(dbt.ref("stg_geo__places"))
+    countries = to_pandas(select(dbt.ref("stg_geo__countries"), None, ["country_iso", "macro_region"]))
+    tiles_policy = to_pandas(dbt.ref("raw_policy__tiles"))
+    weights_policy = to_pandas(dbt.ref("raw_policy__tile_weights"))
     return country_rebalance(tiles, places, countries, policy.values_of(weights_policy),
                              policy.values_of(tiles_policy)["res_deg"])

@@ -1,6 +1,7 @@
 import pandas as pd
 
-from gatehouse.sites.plausibility import nearest_reference_by_group_m, nearest_reference_m, parameter
+from gatehouse.sites.kernels.plausibility import nearest_reference_by_group_m, nearest_reference_m, parameter
+from gatehouse.spark.frames import to_pandas
 
 SITE_KEY = ["seed", "merchant_id", "legal_country_iso", "site_order"]
 
@@ -8,9 +9,9 @@ SITE_KEY = ["seed", "merchant_id", "legal_country_iso", "site_order"]
 def model(dbt, session):
     """Per (seed, site): metres to the nearest GeoNames place (any country, any population) and to the
     nearest city (population >= city_min_population) of the site's legal country (null if it has none)."""
-    sites = dbt.ref("int_realism_sites").df().sort_values(SITE_KEY, kind="stable").reset_index(drop=True)
-    places = dbt.ref("stg_geo__places").df().sort_values("geonameid", kind="stable")
-    city_min_population = parameter(dbt.ref("plausibility_parameters").df(), "city_min_population")
+    sites = to_pandas(dbt.ref("int_realism_sites")).sort_values(SITE_KEY, kind="stable").reset_index(drop=True)
+    places = to_pandas(dbt.ref("stg_geo__places")).sort_values("geonameid", kind="stable")
+    city_min_population = parameter(to_pandas(dbt.ref("plausibility_parameters")), "city_min_population")
     cities = places.loc[places["population"] >= city_min_population]
     lat, lon = sites["lat_deg"].to_numpy(), sites["lon_deg"].to_numpy()
     place_m = nearest_reference_m(lat, lon, places["lat_deg"].to_numpy(), places["lon_deg"].to_numpy())

@@ -1,4 +1,4 @@
-from gatehouse.sites.sources import SitesInputs, countries_table
+from gatehouse.sites.dbt_steps.sources import SitesInputs, countries_table
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-from gatehouse.sites.sources import iso_codes_table
+from gatehouse.sites.dbt_steps.sources import iso_codes_table
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-from gatehouse.sites.sources import places_table
+from gatehouse.sites.dbt_steps.sources import places_table
 
 
 def model(dbt, session):

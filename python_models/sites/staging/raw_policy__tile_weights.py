@@ -1,7 +1,7 @@
 import pandas as pd
 
-from gatehouse.sites import policy
-from gatehouse.sites.sources import SitesInputs
+from gatehouse.sites.inputs import policy
+from gatehouse.sites.dbt_steps.sources import SitesInputs
 
 
 def model(dbt, session):

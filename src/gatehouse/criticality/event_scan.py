@@ -127,9 +127,17 @@ class _HistogramWorker:
 
 
 def scan_role(events, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanReport]:
-    """Pass 1 for one role: histogram [D, G, L, bins] and the scan report."""
+    """Pass 1 for one role: histogram [D, G, L, bins] and the scan report. A reader with its own
+    `scan_role` (gatehouse.spark: partitions, each through scan_batches) runs the pass itself."""
+    if hasattr(events, "scan_role"):
+        return events.scan_role(layout, bins)
+    return scan_batches(events.batches(layout.role, PASS1_COLUMNS), layout, bins)
+
+
+def scan_batches(batches, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanReport]:
+    """Pass 1 over `batches` (lists of the PASS1_COLUMNS arrays of one role)."""
     workers = [_HistogramWorker(worker, layout, bins) for worker in range(HISTOGRAM_WORKERS)]
-    fan_out(events.batches(layout.role, PASS1_COLUMNS), workers)
+    fan_out(batches, workers)
     bad_gains = [float(worker.bad_gain[0]) for worker in workers if worker.issues[kernels.BAD_GAIN]]
     return (sum(worker.hist for worker in workers),
             ScanReport(sum(worker.issues for worker in workers), bad_gains[0] if bad_gains else 0.0,
@@ -142,14 +150,20 @@ def duplicate_event_check(relation, role: str) -> None:
                   .aggregate("model_role, gain, seq_id, token, layer, unit, count(*) as n")
                   .filter("n > 1").order("model_role, gain, seq_id, token, layer, unit").limit(1).fetchall())
     if duplicates:
-        raise EventsError(f"columns model_role/gain/seq_id/token/layer/unit: duplicate event {duplicates[0][:6]} "
-                          f"appears {duplicates[0][6]} times")
+        raise duplicate_event_error(duplicates[0])
+
+
+def duplicate_event_error(row) -> EventsError:
+    """row: the key (model_role, gain, seq_id, token, layer, unit) of a duplicated event and its count."""
+    return EventsError(f"columns model_role/gain/seq_id/token/layer/unit: duplicate event {tuple(row[:6])} "
+                       f"appears {row[6]} times")
 
 
 def validate_role(events, layout: RoleLayout, bins: int = 1) -> np.ndarray:
     """Pass 1 with its checks enforced; returns the histogram."""
     hist, report = scan_role(events, layout, bins)
-    report.problems(layout, lambda: duplicate_event_check(events.relation, layout.role))
+    check = getattr(events, "duplicate_event_check", None) or (lambda role: duplicate_event_check(events.relation, role))
+    report.problems(layout, lambda: check(layout.role))
     return hist
 
 
@@ -236,8 +250,14 @@ class _RasterWorker:
 
 def _raster_pass(events, plan: RasterPlan, order: str | None) -> np.ndarray | None:
     """[kernels.LAYER_COLUMNS, rows], or None when the sequences are not grouped in this order."""
+    return raster_batches(events.batches(plan.role, PASS2_COLUMNS, order), plan)
+
+
+def raster_batches(batches, plan: RasterPlan) -> np.ndarray | None:
+    """Pass 2 over `batches` (lists of the PASS2_COLUMNS arrays of one role): [kernels.LAYER_COLUMNS, rows],
+    or None when the sequences are not grouped."""
     workers = [_RasterWorker(worker, plan) for worker in range(RASTER_WORKERS)]
-    fan_out(events.batches(plan.role, PASS2_COLUMNS, order), workers)
+    fan_out(batches, workers)
     if not all(worker.grouped for worker in workers):
         return None
     return np.concatenate([worker.rows() for worker in workers], axis=1)
@@ -249,6 +269,9 @@ def raster_layer_counts(events, taus: pd.DataFrame, lattices: dict[str, tuple[in
     frames = []
     for role, role_taus in taus.groupby("model_role", sort=True):
         plan = RasterPlan.from_taus(role, role_taus, *lattices[role])
+        if hasattr(events, "raster_rows"):  # a reader that runs the pass itself (gatehouse.spark)
+            frames.append(layer_frame(events.raster_rows(plan), role, plan.conditions, plan.gains))
+            continue
         rows = _raster_pass(events, plan, None)
         if rows is None:  # not stored by sequence: let DuckDB sort
             rows = _raster_pass(events, plan, "gain, seq_id")

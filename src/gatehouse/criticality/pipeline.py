@@ -11,6 +11,7 @@ from gatehouse.criticality.event_readers import EventsError, ParquetEvents, Rela
 from gatehouse.criticality.loaders import InputError
 from gatehouse.criticality.rate_match import RateMatchError, tau_table
 from gatehouse.criticality.sources import empty_frame, events_label, summaries_label, user_events_path
+from gatehouse.spark.frames import on_spark
 
 HISTOGRAM_TYPES = {"model_role": "object", "spike_def_id": "object", "gain": "float64", "layer": "int32",
                    "bin_index": "int32", "n_values_in_bin": "int64"}
@@ -24,7 +25,12 @@ def _typed(frame: pd.DataFrame | None, types: dict) -> pd.DataFrame:
 
 
 def events_reader(spike_inputs: dict, staged_events):
-    """User parquet events are read from their file (fast path), everything else from the staging relation."""
+    """User parquet events are read from their file (fast path), everything else from the staging relation;
+    on Spark the passes run partitioned over the staging DataFrame."""
+    if on_spark(staged_events):
+        from gatehouse.spark.events import SparkEvents  # pyspark: the spark extra only
+
+        return SparkEvents(staged_events)
     path = user_events_path(spike_inputs)
     return ParquetEvents(path, staged_events) if path else RelationEvents(staged_events)
 

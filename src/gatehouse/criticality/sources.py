@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from gatehouse.criticality import loaders, synthetic
+from gatehouse.spark.frames import on_spark, spark_read_parquet
 
 EMPTY_RASTER_SITES = {"cond_id": "int32", "seq_id": "int32", "layer": "int32", "token": "int32", "a": "int64",
                       "model_role": "object", "spike_def_id": "object", "target_rate": "float64",
@@ -59,6 +60,8 @@ def spike_table(spike_inputs: dict, kind: str, session):
         loaders.validate_event_files(Path(inputs["spike_events_path"]), summaries, _roles(inputs))
         casts = ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in loaders.SUMMARY_COLUMNS.items())
         roles = ", ".join("'" + role.replace("'", "''") + "'" for role in _roles(inputs))
+        if on_spark(session):
+            return spark_read_parquet(session, summaries, loaders.SUMMARY_COLUMNS, f"model_role in ({roles})")
         return session.sql(f"select {casts} from read_parquet('{str(summaries).replace(chr(39), chr(39) * 2)}') "
                            f"where model_role in ({roles})")
     if source == "rasters":

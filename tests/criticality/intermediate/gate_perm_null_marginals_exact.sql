@@ -6,8 +6,8 @@
     agree. Returns the sequences that differ (relative tolerance 1e-12). -#}
 with layers as (
     select
-        cast(shift.model_role as varchar) as model_role,
-        cast(shift.spike_def_id as varchar) as spike_def_id,
+        cast(shift.model_role as string) as model_role,
+        cast(shift.spike_def_id as string) as spike_def_id,
         shift.target_rate,
         shift.gain,
         shift.seq_id,
@@ -18,8 +18,8 @@ with layers as (
             then lead(shift.n_occupied) over sequence_layers else 0 end as n_occupied_next_layer
     from {{ ref('int_shift_null_layer_counts') }} as shift
     inner join {{ ref('int_condition_lattices') }} as lattices
-        on cast(shift.model_role as varchar) = lattices.model_role
-        and cast(shift.spike_def_id as varchar) = lattices.spike_def_id
+        on cast(shift.model_role as string) = lattices.model_role
+        and cast(shift.spike_def_id as string) = lattices.spike_def_id
         and shift.target_rate = lattices.target_rate
         and shift.gain = lattices.gain
     window sequence_layers as (

@@ -47,8 +47,8 @@ expected as (
 
 compiled as (
     select
-        cast(model_role as varchar) as model_role,
-        cast(spike_def_id as varchar) as spike_def_id,
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
         target_rate, gain, seq_id, layer, n_occupied, n_spikes, num_time, num_depth, n_occupied_time_valid,
         n_occupied_next_layer
     from {{ ref('int_raster_layer_counts') }}

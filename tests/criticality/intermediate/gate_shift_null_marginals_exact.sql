@@ -20,8 +20,8 @@ with raster_layers as (
 
 shifted_layers as (
     select
-        cast(model_role as varchar) as model_role,
-        cast(spike_def_id as varchar) as spike_def_id,
+        cast(model_role as string) as model_role,
+        cast(spike_def_id as string) as spike_def_id,
         target_rate, gain, seq_id, layer, n_occupied_shift, n_spikes_shift, sum_sq_spikes_shift
     from {{ ref('int_shift_null_layer_counts') }}
 )

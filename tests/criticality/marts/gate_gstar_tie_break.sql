@@ -26,8 +26,7 @@ tied as (
 
 expected as (
     select model_role, spike_def_id, target_rate,
-        arg_min(gain, {'distance': {{ exact_distance('gain', 'baseline.gain_baseline') }}, 'gain': gain})
-            as expected_gstar,
+        {{ min_by('gain', [exact_distance('gain', 'baseline.gain_baseline'), 'gain']) }} as expected_gstar,
         count(*) as expected_n_tied
     from tied
     cross join baseline

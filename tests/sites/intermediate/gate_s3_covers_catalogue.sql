@@ -1,7 +1,7 @@
 {{ config(meta={'gate': 'S-S3-4'}) }}
 {#- For every seed, n_sites per pair equals the catalogue's site rows for that pair, for every non-denylisted pair. -#}
 with denylist as (
-    select unnest(from_json(values_json::json -> 'denylist', '["VARCHAR"]')) as country_iso
+    select {{ json_string_array_elements('values_json', 'denylist') }} as country_iso
     from {{ ref('raw_policy__requirements') }}
 ),
 

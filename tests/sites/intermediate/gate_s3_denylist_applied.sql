@@ -3,6 +3,6 @@
 select s3.*
 from {{ ref('s3_requirements') }} as s3
 where s3.legal_country_iso in (
-    select unnest(from_json(values_json::json -> 'denylist', '["VARCHAR"]'))
+    select {{ json_string_array_elements('values_json', 'denylist') }}
     from {{ ref('raw_policy__requirements') }}
 )

@@ -2,7 +2,7 @@
 {#- 1:1 coverage against each seed's 1A catalogue with the denylist applied: every
     non-denylisted catalogue site is published once, and nothing else is. -#}
 with denylist as (
-    select unnest(from_json(values_json::json -> 'denylist', '["VARCHAR"]')) as country_iso
+    select {{ json_string_array_elements('values_json', 'denylist') }} as country_iso
     from {{ ref('raw_policy__requirements') }}
 ),
 

@@ -2,7 +2,7 @@
 {#- Every RNG state ran under the receipt's manifest_fingerprint and for exactly the seeds of this
     build (var sites_seeds): a partial rebuild with other vars (say `--select s6_site_jitter` with new
     seeds) cannot mix lineages. -#}
-{%- set seeds = var('sites_seeds') -%}
+{%- set seeds = input_var('sites_seeds') -%}
 with states as (
     select 'S4' as state, seed, manifest_fingerprint from {{ ref('s4_alloc_plan') }}
     union all
@@ -18,7 +18,8 @@ lineages as (
 ),
 
 expected_seeds as (
-    select unnest([{% for seed in seeds %}{{ seed | int }}{% if not loop.last %}, {% endif %}{% endfor %}])::ubigint as seed
+    select cast(seed as {{ seed_type() }}) as seed
+    from (values {% for seed in seeds %}({{ seed | int }}){% if not loop.last %}, {% endif %}{% endfor %}) as build_seeds(seed)
 ),
 
 wrong_lineage as (

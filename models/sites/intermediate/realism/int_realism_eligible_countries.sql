@@ -5,10 +5,10 @@
     least populated_min_population (seed plausibility_parameters, 500). Uninhabited territories that
     still have a polygon and tiles (AQ, BV, HM, UM, GS, PN, TF in GeoNames) are therefore neither
     eligible nor expected to be active; check P-1 counts any site placed in one. -#}
-{%- set tiles_path = var('realism_tiles_path') -%}
+{%- set tiles_path = input_var('realism_tiles_path') -%}
 with tiles as (
     {% if tiles_path %}
-    select distinct cast(country_iso as varchar) as country_iso from read_parquet({{ sql_string(tiles_path) }})
+    select distinct cast(country_iso as string) as country_iso from {{ parquet_file(tiles_path) }}
     {% else %}
     select distinct country_iso from {{ ref('s1_tile_index') }}
     {% endif %}
@@ -24,7 +24,7 @@ parameters as (
 ),
 
 denylist as (
-    select unnest(from_json(values_json::json -> 'denylist', '["VARCHAR"]')) as country_iso
+    select {{ json_string_array_elements('values_json', 'denylist') }} as country_iso
     from {{ ref('raw_policy__requirements') }}
 ),
 

@@ -18,7 +18,7 @@ plausibility as (
 ),
 
 required as (
-    select seed::ubigint as seed from {{ ref('certification_seeds') }}
+    select cast(seed as {{ seed_type() }}) as seed from {{ ref('certification_seeds') }}
 ),
 
 bootstrap as (
@@ -29,8 +29,8 @@ bootstrap as (
 
 seeds as (
     select
-        (select string_agg(seed::varchar, ',' order by seed) from grades) as seeds_present,
-        (select coalesce(string_agg(seed::varchar, ',' order by seed), '')
+        (select {{ ordered_string_agg('cast(seed as string)', "','", 'seed') }} from grades) as seeds_present,
+        (select coalesce({{ ordered_string_agg('cast(seed as string)', "','", 'seed') }}, '')
             from required where seed not in (select seed from grades)) as missing_seeds
 ),
 
@@ -47,7 +47,7 @@ summary as (
         (select any_value(cv_max_bplus) from stability) as cv_max_bplus,
         (select bool_and(ci_high <= threshold) from bootstrap where grade = 'B') as bootstrap_upper_clear_b,
         (select bool_and(ci_high <= threshold) from bootstrap where grade = 'B+') as bootstrap_upper_clear_bplus,
-        (select string_agg(distinct status, ',' order by status) from grades) as seed_statuses
+        (select {{ ordered_string_agg('status', "','", 'status', distinct=true) }} from grades) as seed_statuses
     from seeds
 )
 
@@ -59,5 +59,5 @@ select
         when missing_seeds = '' and b_all_pass_every_seed and max_cv <= cv_max_b then 'B'
         else 'NONE'
     end as certified_grade,
-    {{ sql_string(var('realism_target_grade')) }} as target_grade
+    {{ sql_string(input_var('realism_target_grade')) }} as target_grade
 from summary

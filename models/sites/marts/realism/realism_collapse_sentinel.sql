@@ -19,9 +19,10 @@ moments as (
         sites.legal_country_iso as country_iso,
         count(*) as n_sites,
         -- fed in key order: unordered, the float moments change in the last bits with thread scheduling
-        var_pop(sites.lon_deg order by sites.merchant_id, sites.site_order) as var_lon,
-        var_pop(sites.lat_deg order by sites.merchant_id, sites.site_order) as var_lat,
-        covar_pop(sites.lon_deg, sites.lat_deg order by sites.merchant_id, sites.site_order) as cov_lon_lat,
+        var_pop(sites.lon_deg {{ aggregate_input_order('sites.merchant_id, sites.site_order') }}) as var_lon,
+        var_pop(sites.lat_deg {{ aggregate_input_order('sites.merchant_id, sites.site_order') }}) as var_lat,
+        covar_pop(sites.lon_deg, sites.lat_deg {{ aggregate_input_order('sites.merchant_id, sites.site_order') }})
+            as cov_lon_lat,
         count(distinct round(sites.lat_deg, 4)) / count(*) as lat_unique_ratio,
         count(distinct round(sites.lon_deg, 4)) / count(*) as lon_unique_ratio
     from sites
@@ -33,8 +34,8 @@ moments as (
 eigen as (
     select
         *,
-        (var_lon + var_lat) / 2 + sqrt(((var_lon - var_lat) / 2) ^ 2 + cov_lon_lat ^ 2) as lambda_max,
-        (var_lon + var_lat) / 2 - sqrt(((var_lon - var_lat) / 2) ^ 2 + cov_lon_lat ^ 2) as lambda_min
+        (var_lon + var_lat) / 2 + sqrt(power((var_lon - var_lat) / 2, 2) + power(cov_lon_lat, 2)) as lambda_max,
+        (var_lon + var_lat) / 2 - sqrt(power((var_lon - var_lat) / 2, 2) + power(cov_lon_lat, 2)) as lambda_min
     from moments
 ),
 

@@ -20,7 +20,7 @@ by_grade as (
         seed,
         bool_and(passed) filter (where grade = 'B') as b_gates_pass,
         bool_and(passed) filter (where grade = 'B+') as bplus_gates_pass,
-        coalesce(string_agg(gate_id || ' ' || metric, ', ' order by gate_id) filter (where not passed), '')
+        coalesce({{ ordered_string_agg("gate_id || ' ' || metric", "', '", 'gate_id') }} filter (where not passed), '')
             as failing_gates
     from gate_results
     group by seed

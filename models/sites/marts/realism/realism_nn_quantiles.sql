@@ -1,4 +1,4 @@
-{#- Companion table: nearest-neighbour distance quantiles (numpy-linear = quantile_cont), over all
+{#- Companion table: nearest-neighbour distance quantiles (numpy-linear, macro continuous_quantiles), over all
     sites of a seed (scope 'all') and per country for the seed's top 20 countries by site count. -#}
 with distances as (
     select * from {{ ref('realism_nn_distances') }}
@@ -19,7 +19,7 @@ scoped as (
 
 quantiles as (
     select seed, scope, count(*) as n_sites,
-        quantile_cont(nn_m, [0.5, 0.75, 0.9, 0.95, 0.99]) as q
+        {{ continuous_quantiles('nn_m', [0.5, 0.75, 0.9, 0.95, 0.99]) }} as q
     from scoped
     group by all
 )
@@ -28,11 +28,12 @@ select
     seed,
     scope,
     n_sites,
-    q[1] as nn_p50_m,
-    q[2] as nn_p75_m,
-    q[3] as nn_p90_m,
-    q[4] as nn_p95_m,
-    q[5] as nn_p99_m,
-    case when q[1] > 0 then q[5] / q[1] else 0 end as nn_p99_p50_ratio
+    {{ list_item('q', 1) }} as nn_p50_m,
+    {{ list_item('q', 2) }} as nn_p75_m,
+    {{ list_item('q', 3) }} as nn_p90_m,
+    {{ list_item('q', 4) }} as nn_p95_m,
+    {{ list_item('q', 5) }} as nn_p99_m,
+    case when {{ list_item('q', 1) }} > 0 then {{ list_item('q', 5) }} / {{ list_item('q', 1) }} else 0 end
+        as nn_p99_p50_ratio
 from quantiles
 order by seed, scope = 'all' desc, scope

@@ -56,8 +56,8 @@ p1 as (
         seeds.seed,
         'P-1' as check_id,
         coalesce(sum(unpopulated_sites.n_sites), 0)::double as metric_value,
-        coalesce(string_agg(unpopulated_sites.country_iso || ' ' || unpopulated_sites.n_sites, ', '
-            order by unpopulated_sites.country_iso), 'none') as detail
+        coalesce({{ ordered_string_agg("unpopulated_sites.country_iso || ' ' || unpopulated_sites.n_sites", "', '",
+            'unpopulated_sites.country_iso') }}, 'none') as detail
     from seeds
     left join unpopulated_sites on unpopulated_sites.seed = seeds.seed
     group by seeds.seed
@@ -96,8 +96,8 @@ p2 as (
         (count(ranked.seed) * sum(ranked.site_rank * ranked.population_rank)
             - sum(ranked.site_rank) * sum(ranked.population_rank))
             / sqrt(nullif(
-                (count(ranked.seed) * sum(ranked.site_rank ^ 2) - sum(ranked.site_rank) ^ 2)
-                * (count(ranked.seed) * sum(ranked.population_rank ^ 2) - sum(ranked.population_rank) ^ 2), 0))
+                (count(ranked.seed) * sum(power(ranked.site_rank, 2)) - power(sum(ranked.site_rank), 2))
+                * (count(ranked.seed) * sum(power(ranked.population_rank, 2)) - power(sum(ranked.population_rank), 2)), 0))
             as metric_value,
         count(ranked.seed) || ' eligible countries, ' || count(*) filter (where ranked.n_sites = 0)
             || ' without sites' as detail

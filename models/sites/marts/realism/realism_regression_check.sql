@@ -3,14 +3,14 @@
     no_regression (seed realism_metrics) may not move against its direction: an at_most metric may not
     rise, an at_least one may not fall (1e-12 slack). A metric last_good lacks has a null last_good_value
     and fails. Empty when no last_good is pinned. -#}
-{%- set last_good_path = var('realism_last_good_path') -%}
+{%- set last_good_path = input_var('realism_last_good_path') -%}
 with candidate as (
     select * from {{ metric_values(ref('realism_scorecard')) }}
 ),
 
 {% if last_good_path %}
 last_good as (
-    select * from {{ metric_values('read_parquet(' ~ sql_string(last_good_path) ~ ')') }}
+    select * from {{ metric_values(parquet_file(last_good_path)) }}
 ),
 {% else %}
 last_good as (

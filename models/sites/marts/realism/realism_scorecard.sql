@@ -56,7 +56,7 @@ select
     concentration.top1_share,
     concentration.top5_share,
     concentration.top10_share,
-    concentration.n_active_countries / eligible.n_eligible_countries as eligible_country_nonzero_share,
+    {{ ieee_divide('concentration.n_active_countries', 'eligible.n_eligible_countries') }} as eligible_country_nonzero_share,
     placement.southern_hemisphere_share,
     nn.nn_p50_m,
     nn.nn_p99_m,

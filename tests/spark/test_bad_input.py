@@ -1,0 +1,54 @@
+"""Hostile Phase 2 inputs (cases of tests/python/criticality/test_hostile_inputs.py) refused on the spark target
+with the same named error as on DuckDB: the same failing model and the same line (file, column, problem)
+that the CLI shows, not a Spark or worker traceback. The two cases take the two Spark-only routes of pass 1:
+a problem found by the kernel inside a partition, and the grouped duplicate check (a Spark aggregation)."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from gatehouse.dbt_invoke import _essential
+
+from .builds import dbt_build
+from .conftest import write_spike_inputs
+
+KEY = ["model_role", "gain", "seq_id", "layer", "token", "unit"]
+SELECT = ["+int_tail_histograms"]  # pass 1 over the events, with what it reads
+
+
+def one_row(frame, column, value, row=5):
+    return frame.assign(**{column: frame[column].where(frame.index != row, value).astype(frame[column].dtype)})
+
+
+CASES = {
+    # a row outside the lattice: found by the pass-1 kernel inside a Spark partition
+    "unit_at_d_ff": (lambda e: one_row(e, "unit", 1024), "int_tail_histograms",
+                     r"events\.parquet: column unit: 1 value\(s\) outside the lattice .*0\.\.1023 \(d_ff = 1024"),
+    # a duplicated event stored out of order: the grouped duplicate check (a Spark aggregation)
+    "duplicate_event": (lambda e: pd.concat([e, e.iloc[[7]]]).sort_values(KEY)[
+                            ["z", "unit", "token", "layer", "seq_id", "gain", "model_role"]],
+                        "int_tail_histograms",
+                        r"events\.parquet: columns model_role/gain/seq_id/token/layer/unit: duplicate event "
+                        r".* appears 2 times"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_gives_the_same_named_error_on_spark(case, small_spikes, output_dir):
+    mutate_events, model, pattern = CASES[case]
+    events, summaries = small_spikes
+    events, summaries = events[events.model_role == "INSTRUCT"], summaries[summaries.model_role == "INSTRUCT"]
+    events, summaries = events.reset_index(drop=True), summaries.reset_index(drop=True)
+    variables = {**write_spike_inputs(output_dir / "hostile" / case, mutate_events(events.copy()), summaries),
+                 "model_roles": ["INSTRUCT"]}
+    errors = {}
+    for engine in ("duckdb", "spark"):
+        build = dbt_build(engine, output_dir / "hostile" / case / engine, variables, SELECT)
+        failed = build.failed()
+        assert build.returncode != 0 and failed, f"{engine} accepted {case}:\n{build.output[-2000:]}"
+        assert [result["unique_id"].split(".")[-1] for result in failed] == [model], (engine, failed)
+        errors[engine] = _essential(failed[0]["message"])
+    assert re.search(pattern, errors["duckdb"]), errors["duckdb"]
+    assert errors["spark"] == errors["duckdb"]
+    assert not re.search(r"Py4J|PythonException|Traceback|org\.apache", errors["spark"])
