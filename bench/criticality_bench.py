@@ -1,4 +1,4 @@
-"""Phase 2 benchmark (issue 2 §8): the gain-grid build against a numpy per-sequence reference.
+"""Phase 2 benchmark (issues 2 §8 and 12): the gain-grid build against two numpy references.
 
 For each requested size, synthetic events (`crossing` preset, one model role, L=28, T=256,
 d_ff=4096, n_sequences grown to reach the size) are written to parquet under the work dir,
@@ -6,7 +6,11 @@ then, in the same bench run and on the same files:
 
 * pipeline:  `gatehouse phase2 gain-grid --events E --summaries S` (end to end: CLI, input hashing,
              dbt build with validation, export of metrics/tau parquet, run publication);
-* reference: `python -m gatehouse.criticality.reference` (numpy, per-sequence dense rasters).
+* reference: `python -m gatehouse.criticality.reference` (numpy, per-sequence dense rasters);
+* vectorised: `python -m gatehouse.criticality.reference --vectorised` (numpy over whole-file arrays).
+
+Then the default `gatehouse phase2 gain-grid` (embedded synthetic data) is timed warm, with where its
+seconds go (progress lines) and per-node times (its dbt/run_results.json).
 
 Each is its own child process; wall time comes from the parent, peak RSS from wait4's
 ru_maxrss (largest process of the child's tree, e.g. the dbt process) and from sampling the summed
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -48,6 +53,7 @@ COMPARED = ["b_time", "b_depth", "b_tot", "b_time_perm", "b_depth_perm", "b_tot_
             "b_time_excl_boundary", "b_depth_excl_boundary", "b_tot_excl_boundary", "achieved_rate_mean",
             "achieved_rate_max_abs_err", "n_occupied_sites"]
 SECTION_START, SECTION_END = "<!-- criticality-bench:start -->", "<!-- criticality-bench:end -->"
+CONTENDERS = ("pipeline", "reference", "vectorised")
 BIN = Path(sys.executable).parent
 
 
@@ -191,45 +197,107 @@ def bench_size(info: dict, workdir: Path, role: str, keep_runs: bool, memory_lim
     environment = {"GATEHOUSE_MEMORY_LIMIT": memory_limit} if memory_limit else {}
     if pipeline_src:
         environment["PYTHONPATH"] = str(pipeline_src)
-    pipelines, references = [], []
-    for attempt in range(repeat):  # alternate the contenders so both see the same background load
+    attempts = {name: [] for name in CONTENDERS}
+    for attempt in range(repeat):  # alternate the contenders so all see the same background load
         _warm(events)
-        pipelines.append(measure(
+        attempts["pipeline"].append(measure(
             [str(BIN / "gatehouse"), "phase2", "gain-grid", "--runs-dir", str(size_dir / f"runs-{attempt}"),
              "--model-role", role, "--events", str(events), "--summaries", str(summaries)],
             size_dir / f"pipeline-{attempt}.log", environment))
-        _warm(events)
-        references.append(measure(
-            [str(BIN / "python"), "-m", "gatehouse.criticality.reference", "--events", str(events),
-             "--summaries", str(summaries), "--model-role", role,
-             "--out", str(size_dir / "reference_metrics.parquet"),
-             "--tau-out", str(size_dir / "reference_tau.parquet")],
-            size_dir / f"reference-{attempt}.log"))
-    pipeline, reference = _best(pipelines), _best(references)
-    result = {"events": info["events"], "lattice": info["lattice"], "events_bytes": info["events_bytes"],
-              "pipeline": pipeline, "reference": reference}
+        for name, flags in (("reference", []), ("vectorised", ["--vectorised"])):
+            _warm(events)
+            attempts[name].append(measure(
+                [str(BIN / "python"), "-m", "gatehouse.criticality.reference", "--events", str(events),
+                 "--summaries", str(summaries), "--model-role", role, *flags,
+                 "--out", str(size_dir / f"{name}_metrics.parquet"), "--tau-out", str(size_dir / f"{name}_tau.parquet")],
+                size_dir / f"{name}-{attempt}.log"))
+    best = {name: _best(measured) for name, measured in attempts.items()}
+    pipeline = best["pipeline"]
+    result = {"events": info["events"], "lattice": info["lattice"], "events_bytes": info["events_bytes"], **best}
     runs = sorted(size_dir.glob("runs-*/RUN_*"))
-    if pipeline["returncode"] == 0 and runs and reference["returncode"] == 0:
+    if all(measured["returncode"] == 0 for measured in best.values()) and runs:
         best_run = Path(pipeline["command"][pipeline["command"].index("--runs-dir") + 1])
         run_dir = sorted(best_run.glob("RUN_*"))[0]
         result["dbt_nodes"] = _node_timings(run_dir)
-        result["agreement"] = compare(pd.read_parquet(run_dir / "results" / "metrics.parquet"),
-                                      pd.read_parquet(size_dir / "reference_metrics.parquet"))
-        sql_tau = pd.read_parquet(run_dir / "results" / "tau_rate_matched.parquet")
-        ref_tau = pd.read_parquet(size_dir / "reference_tau.parquet")
-        taus = sql_tau.merge(ref_tau, on=KEYS + ["layer"], suffixes=("_sql", "_ref"))
-        result["agreement"]["tau_rows"] = len(taus)
-        result["agreement"]["max_abs_diff_tau"] = float((taus.tau_sql - taus.tau_ref).abs().max())
-        result["agreement"]["max_abs_diff_achieved_rate"] = float(
-            (taus.achieved_rate_sql - taus.achieved_rate_ref).abs().max())
+        pipeline_metrics = pd.read_parquet(run_dir / "results" / "metrics.parquet")
+        pipeline_tau = pd.read_parquet(run_dir / "results" / "tau_rate_matched.parquet")
+        for name in ("reference", "vectorised"):
+            result[f"agreement_{name}"] = agreement(pipeline_metrics, pipeline_tau,
+                                                    pd.read_parquet(size_dir / f"{name}_metrics.parquet"),
+                                                    pd.read_parquet(size_dir / f"{name}_tau.parquet"))
+        result["agreement"] = result["agreement_reference"]
     if not keep_runs:
         for run_dir in runs:
             (run_dir / "warehouse.duckdb").unlink(missing_ok=True)
-    for measured in (pipeline, reference):
+    for measured in best.values():
         measured["events_per_s"] = info["events"] / measured["seconds"] if measured["returncode"] == 0 else None
-    if pipeline["returncode"] == 0 and reference["returncode"] == 0:
-        result["ratio"] = reference["seconds"] / pipeline["seconds"]
+    for name in ("reference", "vectorised"):
+        if pipeline["returncode"] == 0 and best[name]["returncode"] == 0:
+            result[f"ratio_{name}"] = best[name]["seconds"] / pipeline["seconds"]
+    result["ratio"] = result.get("ratio_reference")
     return result
+
+
+def agreement(metrics: pd.DataFrame, taus: pd.DataFrame, reference_metrics: pd.DataFrame,
+              reference_taus: pd.DataFrame) -> dict:
+    report = compare(metrics, reference_metrics)
+    joined = taus.merge(reference_taus, on=KEYS + ["layer"], suffixes=("_sql", "_ref"))
+    report["tau_rows"] = len(joined)
+    report["max_abs_diff_tau"] = float((joined.tau_sql - joined.tau_ref).abs().max())
+    report["max_abs_diff_achieved_rate"] = float((joined.achieved_rate_sql - joined.achieved_rate_ref).abs().max())
+    return report
+
+
+PROGRESS = re.compile(r"^gatehouse \[\s*(?P<at>[\d.]+)s\] (?P<text>.*)$")
+
+
+def bench_default(workdir: Path, repeat: int) -> dict:
+    """The default `gatehouse phase2 gain-grid` (embedded synthetic data, every toolkit model): one warm-up
+    run fills the numba and parse caches, then `repeat` timed runs; the fastest counts."""
+    directory = workdir / f"default-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    directory.mkdir(parents=True)
+
+    def run(name: str) -> dict:
+        return measure([str(BIN / "gatehouse"), "phase2", "gain-grid", "--runs-dir", str(directory / name)],
+                       directory / f"{name}.log")
+
+    warmup = run("warmup")
+    best = _best([run(f"runs-{attempt}") for attempt in range(repeat)])
+    best["warmup_s"] = round(warmup["seconds"], 1)
+    if best["returncode"] != 0:
+        return {"default": best}
+    run_dir = sorted(Path(best["command"][-1]).glob("RUN_*"))[0]
+    return {"default": best, "stages": stages(Path(best["log"]), best["seconds"]), "nodes": node_summary(run_dir),
+            "dbt_nodes": _node_timings(run_dir)}
+
+
+def stages(log: Path, wall: float) -> dict:
+    """Where the seconds of one run went, from its progress lines: until dbt starts, dbt start-up and parse
+    (until the on-run-start hook reports), the nodes, and everything after the last node (exports, figures,
+    run record, publication, process exit)."""
+    lines = [match for match in map(PROGRESS.match, log.read_text().splitlines()) if match]
+    started = next(float(m["at"]) for m in lines if m["text"].startswith("dbt build started"))
+    hook = next(float(m["at"]) for m in lines if "hook:" in m["text"])
+    last = max(float(m["at"]) for m in lines)
+    return {"before_dbt": started, "dbt_startup_parse": hook - started, "nodes": last - hook, "after_dbt": wall - last}
+
+
+def node_summary(run_dir: Path) -> dict:
+    """Node count and summed execution seconds per kind (python model, sql model, seed, test, unit test)."""
+    with open(run_dir / "dbt" / "run_results.json") as handle:
+        results = json.load(handle)["results"]
+    with open(run_dir / "dbt" / "manifest.json") as handle:
+        nodes = json.load(handle)["nodes"]
+    summary: dict[str, dict] = {}
+    for result in results:
+        uid = result["unique_id"]
+        kind = uid.split(".")[0]
+        if kind == "model":
+            kind = f"{nodes.get(uid, {}).get('language', 'sql')} model"
+        entry = summary.setdefault(kind, {"count": 0, "seconds": 0.0})
+        entry["count"] += 1
+        entry["seconds"] += result["execution_time"]
+    return summary
 
 
 # ------------------------------------------------------------------------------------- report
@@ -261,51 +329,127 @@ def _gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:.2f}"
 
 
+def _cell(measured: dict | None, key: str) -> str:
+    if not measured:
+        return "n/a"
+    if measured["returncode"] != 0:
+        return f"failed (exit {measured['returncode']})"
+    return {"seconds": f"{measured['seconds']:.1f} ({measured['user_s'] + measured['system_s']:.0f})",
+            "rate": f"{measured['events_per_s']:,.0f}",
+            "rss": f"{_gib(measured['max_rss_bytes'])} [{_gib(measured['tree_peak_rss_bytes'])}]"}[key]
+
+
+def _ratio_cell(result: dict, name: str) -> str:
+    ratio = result.get(f"ratio_{name}") or (result.get("ratio") if name == "reference" else None)
+    return f"{ratio:.2f}x" if ratio else "n/a"
+
+
+def verdict_lines(results: list[dict], default: dict | None) -> list[str]:
+    """Each issue 12 target, met or not, with the numbers of this bench run."""
+    by_size = {round(math.log10(result["events"])): result for result in results}
+    lines = ["", "Targets (issue 12, and issue 2 §8), from this bench run:", ""]
+
+    def seconds(result, name):
+        measured = result.get(name)
+        return measured["seconds"] if measured and measured["returncode"] == 0 else None
+
+    if 7 in by_size and seconds(by_size[7], "pipeline") and seconds(by_size[7], "vectorised"):
+        pipeline, vectorised = seconds(by_size[7], "pipeline"), seconds(by_size[7], "vectorised")
+        lines.append(f"- 1e7 events, CLI within 1.3x of the vectorised reference: "
+                     f"{'met' if pipeline <= 1.3 * vectorised else 'not met'} ({pipeline:.1f} s against "
+                     f"{vectorised:.1f} s, {pipeline / vectorised:.2f}x its time).")
+    if 8 in by_size and seconds(by_size[8], "pipeline") and seconds(by_size[8], "vectorised"):
+        ratio = seconds(by_size[8], "vectorised") / seconds(by_size[8], "pipeline")
+        lines.append(f"- 1e8 events, at least 3x faster than the vectorised reference: "
+                     f"{'met' if ratio >= 3 else 'not met'} ({ratio:.2f}x).")
+    if 8 in by_size and seconds(by_size[8], "pipeline") and seconds(by_size[8], "reference"):
+        pipeline, peak = by_size[8]["pipeline"], by_size[8]["pipeline"]["max_rss_bytes"]
+        ratio = seconds(by_size[8], "reference") / pipeline["seconds"]
+        fits = pipeline["seconds"] <= 600 and max(peak, pipeline["tree_peak_rss_bytes"]) <= 24 * 2**30
+        lines.append(f"- (issue 2 §8) 1e8 events within 10 minutes and 24 GiB: {'met' if fits else 'not met'} "
+                     f"({pipeline['seconds']:.1f} s, peak RSS {_gib(peak)} GiB); at least 3x faster than the "
+                     f"per-sequence reference: {'met' if ratio >= 3 else 'not met'} ({ratio:.2f}x).")
+    if default and default["default"]["returncode"] == 0:
+        wall = default["default"]["seconds"]
+        lines.append(f"- default `phase2 gain-grid` under 8 s warm: {'met' if wall < 8 else 'not met'} ({wall:.1f} s).")
+    return lines if len(lines) > 3 else []
+
+
+def _loads(results: list[dict]) -> str:
+    return ", ".join(f"{result['pipeline'].get('loadavg_1m_end', float('nan')):.1f}" for result in results)
+
+
+def default_lines(default: dict | None) -> list[str]:
+    if not default:
+        return []
+    run = default["default"]
+    lines = ["", "### Default `gatehouse phase2 gain-grid` (embedded synthetic data), warm", ""]
+    if run["returncode"] != 0:
+        return lines + [f"Failed (exit {run['returncode']}); log {run['log']}."]
+    stage = default["stages"]
+    lines += [f"{run['seconds']:.1f} s wall ({run['user_s'] + run['system_s']:.0f} CPU-s), fastest of "
+              f"{len(run['attempts_s'])} attempts {run['attempts_s']} after a warm-up run ({run['warmup_s']} s). "
+              "Where the seconds went (progress lines of the counted attempt): "
+              f"before dbt {stage['before_dbt']:.1f} s, dbt start-up and parse {stage['dbt_startup_parse']:.1f} s, "
+              f"dbt nodes {stage['nodes']:.1f} s, after the last node (exports, figures, record, publication, exit) "
+              f"{stage['after_dbt']:.1f} s.", "",
+              "| node kind | nodes | summed execution s |", "|---|---:|---:|"]
+    for kind, entry in sorted(default["nodes"].items(), key=lambda item: -item[1]["seconds"]):
+        lines.append(f"| {kind} | {entry['count']} | {entry['seconds']:.1f} |")
+    slowest = ", ".join(f"{node['node']} {node['seconds']:.1f}" for node in default["dbt_nodes"][:8])
+    return lines + ["", f"Slowest nodes (execution s): {slowest}."]
+
+
 def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, repeat: int = 1,
-             pipeline_src: Path | None = None) -> str:
-    lines = [SECTION_START, "### Pipeline vs numpy reference (written by the bench)", "",
+             pipeline_src: Path | None = None, default: dict | None = None) -> str:
+    lines = [SECTION_START, "### Pipeline vs numpy references (written by the bench)", "",
              "Full gain-grid build (`gatehouse phase2 gain-grid --events --summaries`, end to end: CLI, input hashing, "
-             "dbt build incl. input validation and tests, parquet export, run publication) against the straightforward "
-             "numpy per-sequence reference (`gatehouse.criticality.reference`) on the same files, in the same bench run. "
+             "dbt build incl. input validation, tests and the toolkit models, parquet export, figures, run publication) "
+             "against two numpy references on the same files, in the same bench run: the per-sequence loop "
+             "(`python -m gatehouse.criticality.reference`) and the vectorised whole-file version "
+             "(`... reference --vectorised`: one bincount per spike definition for the histograms, the tau search as "
+             "one matrix operation, one dense occupancy array per condition with shifted-AND neighbour counts). "
+             "The references compute the core metrics only (no bootstrap, nulls, avalanches, MR, figures). "
              "Synthetic `crossing` events, one model role (INSTRUCT), L=28, T=256, d_ff=4096, n_sequences grown with the "
              "size; 11 gains x 2 spike definitions x 4 target rates = 88 conditions. Peak RSS: largest process of the "
              "child's tree (wait4 ru_maxrss); in brackets the sampled peak of the whole tree's summed RSS. Seconds are "
              "wall clock, in brackets the CPU seconds (user + system) of the child's tree. "
-             "Ratio = reference s / pipeline s. Generation time is not included. The pipeline's numba kernels and dbt's "
-             "partial parse come from their caches (`__pycache__`, `target/gatehouse-cli/`) once a first run has "
-             "filled them, as in any repeated use; a first run on a fresh clone adds the compilation (about 5 s). "
+             "Ratio = reference s / pipeline s (above 1: the pipeline is faster). Generation time is not included. "
+             "The pipeline's numba kernels and dbt's partial parse come from their caches (`__pycache__`, "
+             "`target/gatehouse-cli/`) once a first run has filled them, as in any repeated use. "
              f"{'Fastest of %d alternating attempts per contender (all attempts in the results JSON). ' % repeat if repeat > 1 else ''}"
              f"{'Pipeline run from the project copy ' + str(pipeline_src) + '. ' if pipeline_src else ''}", "",
-             "| events | sequences | pipeline s | events/s | peak RSS GiB | reference s | reference RSS GiB | ratio |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| events | sequences | pipeline s | events/s | peak RSS GiB | per-sequence s | ratio | vectorised s "
+             "| vectorised RSS GiB | ratio |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
-        pipeline, reference = result["pipeline"], result["reference"]
-
-        def cell(measured, key):
-            if measured["returncode"] != 0:
-                return f"failed (exit {measured['returncode']})"
-            return {"seconds": f"{measured['seconds']:.1f} ({measured['user_s'] + measured['system_s']:.0f})",
-                    "rate": f"{measured['events_per_s']:,.0f}",
-                    "rss": f"{_gib(measured['max_rss_bytes'])} [{_gib(measured['tree_peak_rss_bytes'])}]"}[key]
-        ratio = f"{result['ratio']:.2f}x" if "ratio" in result else "n/a"
-        lines.append(f"| {result['events']:,} | {result['lattice']['n_sequences']:,} | {cell(pipeline, 'seconds')} | "
-                     f"{cell(pipeline, 'rate')} | {cell(pipeline, 'rss')} | {cell(reference, 'seconds')} | "
-                     f"{cell(reference, 'rss')} | {ratio} |")
+        pipeline = result["pipeline"]
+        lines.append(f"| {result['events']:,} | {result['lattice']['n_sequences']:,} | {_cell(pipeline, 'seconds')} | "
+                     f"{_cell(pipeline, 'rate')} | {_cell(pipeline, 'rss')} | {_cell(result['reference'], 'seconds')} | "
+                     f"{_ratio_cell(result, 'reference')} | {_cell(result.get('vectorised'), 'seconds')} | "
+                     f"{_cell(result.get('vectorised'), 'rss')} | {_ratio_cell(result, 'vectorised')} |")
     lines += ["", "Slowest dbt nodes (execution s) of the counted pipeline attempt:", ""]
     for result in results:
         nodes = ", ".join(f"{node['node']} {node['seconds']:.1f}" for node in result.get("dbt_nodes", [])[:6])
         lines.append(f"- {result['events']:,} events: {nodes or 'n/a'}")
-    agreement = [result.get("agreement") for result in results if result.get("agreement")]
-    if agreement:
-        worst = max(max(value for key, value in item.items() if key.startswith("max_abs_diff_b")) for item in agreement)
-        lines += ["", f"Agreement (pipeline vs reference, all sizes): max |diff| over the b_* columns = {worst:.3g}; "
-                      f"max |diff| tau = {max(item['max_abs_diff_tau'] for item in agreement):.3g}; "
-                      f"unmatched conditions = {sum(item['unmatched'] for item in agreement)}."]
+    for name, label in (("reference", "per-sequence"), ("vectorised", "vectorised")):
+        agreement = [result.get(f"agreement_{name}") or (result.get("agreement") if name == "reference" else None)
+                     for result in results]
+        agreement = [item for item in agreement if item]
+        if agreement:
+            worst = max(max(value for key, value in item.items() if key.startswith("max_abs_diff_b")) for item in agreement)
+            lines += ["", f"Agreement (pipeline vs {label} reference, all sizes): max |diff| over the b_* columns = "
+                          f"{worst:.3g}; max |diff| tau = {max(item['max_abs_diff_tau'] for item in agreement):.3g}; "
+                          f"unmatched conditions = {sum(item['unmatched'] for item in agreement)}."]
+    lines += default_lines(default)
+    lines += verdict_lines(results, default)
     lines += ["", f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {_gib(facts['mem_total_bytes'])} GiB RAM, "
                   f"Linux {facts['kernel']}; Python {facts['python']}, DuckDB {facts['duckdb']}, dbt-core "
                   f"{facts['dbt-core']}, dbt-duckdb {facts['dbt-duckdb']}, numpy {facts['numpy']}, numba {facts['numba']}, pandas "
                   f"{facts['pandas']}, pyarrow {facts['pyarrow']}. DuckDB settings (profiles/profiles.yml, target dev): "
-                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. Other work shared the machine, "
+                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. Other work shared the machine "
+                  f"(1-minute load average at the end of the counted pipeline attempts: "
+                  f"{_loads(results)}), "
                   "so timings are noisy.", "", f"Code: {facts.get('code', 'unknown')}. Command: `{command}`", "",
               SECTION_END]
     return "\n".join(lines) + "\n"
@@ -335,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline-src", type=Path,
                         help="run the pipeline from a copy of the project (its src/ dir, via PYTHONPATH)")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--no-default", action="store_true", help="skip the default (embedded data) gain-grid runs")
     parser.add_argument("--markdown", type=Path, help="write/replace the Criticality section of this file")
     parser.add_argument("--from-results", type=Path, help="only re-render the markdown from a results JSON")
     args = parser.parse_args(argv)
@@ -345,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat = next((int(arg) for flag, arg in zip(saved["command"].split(), saved["command"].split()[1:])
                        if flag == "--repeat"), 1)
         section = markdown(saved["results"], saved["facts"], saved["command"], saved["memory_limit"], repeat,
-                           pipeline_src)
+                           pipeline_src, saved.get("default"))
         print(section)
         if args.markdown:
             write_section(args.markdown, section)
@@ -362,22 +507,30 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_size(info, args.workdir, args.model_role, args.keep_runs, args.memory_limit, args.repeat,
                             args.pipeline_src.resolve() if args.pipeline_src else None)
         results.append(result)
-        for name in ("pipeline", "reference"):
+        for name in CONTENDERS:
             measured = result[name]
             print(f"[{name}] {measured['seconds']:.1f} s (attempts {measured['attempts_s']}), exit {measured['returncode']}, "
                   f"max RSS {_gib(measured['max_rss_bytes'])} GiB, tree peak {_gib(measured['tree_peak_rss_bytes'])} GiB"
                   f" (log {measured['log']})", flush=True)
-        print(f"[ratio] {result.get('ratio', float('nan')):.2f}x  agreement: {result.get('agreement')}", flush=True)
+        print(f"[ratio] per-sequence {result.get('ratio_reference') or float('nan'):.2f}x, vectorised "
+              f"{result.get('ratio_vectorised') or float('nan'):.2f}x; agreement: {result.get('agreement_vectorised')}",
+              flush=True)
+    default = None
+    if results and not args.no_default:
+        default = bench_default(args.workdir, args.repeat)
+        print(f"[default] {default['default']['seconds']:.1f} s (attempts {default['default']['attempts_s']}), "
+              f"stages {default.get('stages')}", flush=True)
     if results:
         output = {"facts": facts, "command": command, "memory_limit": _memory_limit_setting(args.memory_limit),
-                  "results": results}
+                  "results": results, "default": default}
         stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
         (args.workdir / f"results-{stamp}.json").write_text(json.dumps(output, indent=2, default=str))
-        section = markdown(results, facts, command, output["memory_limit"], args.repeat, args.pipeline_src)
+        section = markdown(results, facts, command, output["memory_limit"], args.repeat, args.pipeline_src, default)
         print(section)
         if args.markdown:
             write_section(args.markdown, section)
-    failed = any(result[name]["returncode"] != 0 for result in results for name in ("pipeline", "reference"))
+    failed = any(result[name]["returncode"] != 0 for result in results for name in CONTENDERS) or \
+        bool(default and default["default"]["returncode"] != 0)
     return 1 if failed else 0
 
 

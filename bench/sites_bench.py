@@ -89,7 +89,7 @@ def chain(sites: float, workdir: Path) -> list[dict]:
 
 
 def end_to_end(sites: float, workdir: Path) -> dict:
-    """One `gatehouse sites run` (S0-S9 in a single dbt build) at this size."""
+    """One `gatehouse sites run` (gate-in step, then S1-S9) at this size."""
     gatehouse = str(Path(sys.executable).with_name("gatehouse"))
     command = [gatehouse, "sites", "run", "--seed", "42", "--policy", str(workdir / "policies"),
                "--runs-dir", str(workdir / "runs")]
@@ -98,15 +98,40 @@ def end_to_end(sites: float, workdir: Path) -> dict:
             "peak_rss_gib": round(peak, 2)}
 
 
-def certification(workdir: Path) -> dict:
-    """`gatehouse sites certify` on the default (4 seeds, maps, GeoParquet and the prior sensitivity)."""
-    gatehouse = str(Path(sys.executable).with_name("gatehouse"))
-    seconds, peak, output = timed([gatehouse, "sites", "certify", "--runs-dir", str(workdir / "runs")],
-                                  {**os.environ, "DO_NOT_TRACK": "1"})
+def certification(workdir: Path, code: Path = PROJECT_DIR) -> dict:
+    """`gatehouse sites certify` on the default (4 seeds, maps, GeoParquet and the prior sensitivity), with
+    the gatehouse code and project found in `code` (this checkout, or an exported older revision)."""
+    environment = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONPATH": str(code / "src")}
+    seconds, peak, output = timed([sys.executable, "-m", "gatehouse.cli", "sites", "certify", "--project-dir",
+                                   str(code), "--runs-dir", str(workdir / "runs")], environment)
     certificate = json.loads((Path(output.strip().splitlines()[-1]) / "results" / "certificate.json").read_text())
     return {"seeds": "42 7 101 202", "sites": [card["n_sites"] for card in certificate["scorecards"]],
             "seconds": round(seconds, 1), "peak_rss_gib": round(peak, 2),
             "certified_grade": certificate["certified_grade"]}
+
+
+def exported_revision(revision: str, workdir: Path) -> Path:
+    """`git archive` of a revision of this checkout (code and project files, no .git) into workdir."""
+    target = workdir / f"code-{revision}"
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", revision], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def certification_against(baseline: str, workdir: Path, repeat: int) -> dict:
+    """Certify with this checkout and with `baseline` (a git revision), alternating, `repeat` times each;
+    the fastest attempt of each counts (first attempts fill numba's and dbt's caches)."""
+    old_code = exported_revision(baseline, workdir)
+    attempts = {"current": [], "baseline": []}
+    for attempt in range(repeat):
+        for name, code in (("baseline", old_code), ("current", PROJECT_DIR)):
+            attempts[name].append(certification(workdir / f"{name}-{attempt}", code))
+            print(name, attempts[name][-1], flush=True)
+    best = {name: min(runs, key=lambda run: run["seconds"]) for name, runs in attempts.items()}
+    return {**best["current"], "baseline_revision": baseline, "baseline_seconds": best["baseline"]["seconds"],
+            "saved_share": round(1 - best["current"]["seconds"] / best["baseline"]["seconds"], 3),
+            "attempts": attempts}
 
 
 def markdown(results: dict, command: str) -> str:
@@ -132,6 +157,13 @@ def markdown(results: dict, command: str) -> str:
                   "plausibility, CV, bootstrap, PNG maps, GeoParquet and three prior-sensitivity builds): "
                   f"**{certified['seconds']} s**, peak RSS {certified['peak_rss_gib']} GiB, certified "
                   f"{certified['certified_grade']} (target: under 180 s on 2 cores)."]
+        if "baseline_seconds" in certified:
+            lines += ["", f"Against revision `{certified['baseline_revision']}` (before issue #12's gate-in step and "
+                      f"one way in), certified in the same bench run, alternating, fastest of "
+                      f"{len(certified['attempts']['current'])} each: **{certified['baseline_seconds']} s before, "
+                      f"{certified['seconds']} s now, {certified['saved_share']:.0%} less wall time** (issue #12 "
+                      "target: at least 30 % less). All attempts are in the results JSON. Other work shared the "
+                      "machine, so timings are noisy."]
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +183,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sites", type=float, nargs="*", default=[1e5, 1e6, 1e7])
     parser.add_argument("--certify", action="store_true", help="also time `gatehouse sites certify` (4 seeds)")
+    parser.add_argument("--baseline", help="also certify with this git revision, alternating, and report the saving")
+    parser.add_argument("--repeat", type=int, default=2, help="attempts per contender with --baseline")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/gatehouse-bench-sites"))
     parser.add_argument("--markdown", type=Path, help="rewrite the sites-bench section of this file")
     args = parser.parse_args(argv)
@@ -160,7 +194,9 @@ def main(argv=None) -> None:
         results["chain"] += chain(sites, args.workdir / f"{int(sites)}")
         results["chain"].append(end_to_end(sites, args.workdir / f"{int(sites)}"))
         print(results["chain"][-1], flush=True)
-    if args.certify:
+    if args.certify and args.baseline:
+        results["certification"] = certification_against(args.baseline, args.workdir / "certify", args.repeat)
+    elif args.certify:
         results["certification"] = certification(args.workdir / "certify")
         print(results["certification"], flush=True)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))

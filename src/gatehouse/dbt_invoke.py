@@ -37,23 +37,24 @@ def dbt_build(select: list[str], variables: dict, database: Path, target_path: P
 
 
 def dbt_run_then_test(select: list[str], variables: dict, database: Path, target_path: Path,
-                      exclude: list[str] | None = None) -> dict:
+                      exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
     """Build every model first, then run the gates, so a failing gate still leaves every result to read.
 
     Model errors raise RunError; gate failures (status `fail`) are returned in the summary, with their
     rows stored in the audit schema. Used for grading, where a failing gate is a result, not a crash.
     """
-    models = dbt_models(select, variables, database, target_path / "models", exclude)
-    tests = _invoke("test", select, variables, database, target_path / "test", exclude, failing_ok=("fail",))
+    models = dbt_models(select, variables, database, target_path / "models", exclude, inputs=inputs)
+    tests = _invoke("test", select, variables, database, target_path / "test", exclude, failing_ok=("fail",),
+                    inputs=inputs)
     return {"invocation_id": tests["invocation_id"], "dbt_version": tests["dbt_version"],
             "nodes": sorted(models["nodes"] + tests["nodes"], key=lambda node: node["unique_id"])}
 
 
 def dbt_models(select: list[str], variables: dict, database: Path, target_path: Path,
-               exclude: list[str] | None = None) -> dict:
+               exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
     """Build the selected seeds and models only (no gates); model errors raise RunError."""
     return _invoke("build", select, variables, database, target_path, exclude,
-                   extra=["--resource-type", "seed", "--resource-type", "model"])
+                   extra=["--resource-type", "seed", "--resource-type", "model"], inputs=inputs)
 
 
 def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,
@@ -75,12 +76,10 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
         returncode, output = _run_streaming(command, project, environment)
     else:  # the profile (database path) and vars must not change from run to run to keep the parse
         environment.update({"GATEHOUSE_DB": database.name, **{
-            f"GATEHOUSE_{name.upper()}": ",".join(value) if isinstance(value, list) else str(value)
+            f"GATEHOUSE_{name.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
             for name, value in inputs.items()}})
-        cached_parse = project.joinpath(*PARSE_CACHE) / f"partial_parse-{_digest(variables)}.msgpack"
-        if cached_parse.is_file():
-            target_path.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cached_parse, target_path / "partial_parse.msgpack")
+        cached_parse = _cached_parse(project, variables, inputs)
+        _restore_parse(cached_parse, variables, target_path)
         returncode, output = _run_streaming(command, database.parent, environment)
         _keep_parse(target_path / "partial_parse.msgpack", cached_parse)
     results_path = target_path / "run_results.json"
@@ -138,12 +137,42 @@ def _first_failures(database: Path, node: dict, limit: int = 3) -> str:
     return f"\n    first failing rows ({AUDIT_SCHEMA}.{node['name']}): {rows}" if rows else ""
 
 
-def _digest(variables: dict) -> str:
-    return hashlib.sha256(json.dumps(variables, sort_keys=True).encode()).hexdigest()[:16]
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cached_parse(project: Path, variables: dict, inputs: dict) -> Path:
+    """One saved parse per (vars, inputs): dbt re-parses every file whose env vars changed since the parse it
+    is given, so a repeated command with the same inputs (the usual case) re-parses nothing."""
+    return project.joinpath(*PARSE_CACHE) / f"partial_parse-{_digest(variables)}-{_digest(inputs)}.msgpack"
+
+
+def _restore_parse(cached: Path, variables: dict, target_path: Path) -> None:
+    """Give dbt the saved parse of these inputs, else the newest one with the same vars (then dbt re-parses
+    only the files that read a changed input), else none (a full parse)."""
+    candidates = [cached] if cached.is_file() else sorted(
+        cached.parent.glob(f"partial_parse-{_digest(variables)}-*.msgpack"), key=_mtime, reverse=True)
+    for candidate in candidates:
+        try:
+            target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(candidate, target_path / "partial_parse.msgpack")
+            return
+        except OSError:  # removed meanwhile by another run's pruning
+            continue
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+KEPT_PARSES = 12  # saved parses (about 1.5 MB each); the least recently saved go first
 
 
 def _keep_parse(parsed: Path, cached: Path) -> None:
-    """Save dbt's partial parse for the next run with the same vars (best effort, atomic)."""
+    """Save dbt's partial parse for the next run with the same vars and inputs (best effort, atomic)."""
     if not parsed.is_file():
         return
     try:
@@ -151,6 +180,8 @@ def _keep_parse(parsed: Path, cached: Path) -> None:
         scratch = cached.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(parsed, scratch)
         os.replace(scratch, cached)
+        for stale in sorted(cached.parent.glob("partial_parse-*.msgpack"), key=_mtime, reverse=True)[KEPT_PARSES:]:
+            stale.unlink(missing_ok=True)
     except OSError:
         pass
 

@@ -12,7 +12,7 @@ with vectors as (
 ),
 
 ten_to_one as (
-    select unnest(range(1, 11)) as x
+    select * from (values {% for x in range(1, 11) %}({{ x }}){{ ', ' if not loop.last }}{% endfor %}) as t(x)
 ),
 
 answers as (

@@ -19,3 +19,34 @@ def test_first_failing_rows_come_from_the_audit_schema(tmp_path):
     assert dbt_invoke._first_failures(database, {**failed, "status": "error"}) == ""  # a model error has no rows
     assert dbt_invoke._first_failures(database, {**failed, "name": "gate_missing"}) == ""
     assert dbt_invoke._first_failures(tmp_path / "absent.duckdb", failed) == ""
+
+
+def test_saved_parses_are_kept_per_inputs_and_the_closest_one_is_restored(tmp_path, monkeypatch):
+    import os
+
+    project = tmp_path / "project"
+    default, other = {"spike_source": "synthetic"}, {"spike_source": "events"}
+    exact = dbt_invoke._cached_parse(project, {}, default)
+    assert exact != dbt_invoke._cached_parse(project, {}, other) != dbt_invoke._cached_parse(project, {"v": 1}, other)
+
+    def save(inputs, content, mtime):
+        parsed = tmp_path / "parsed.msgpack"
+        parsed.write_bytes(content)
+        cached = dbt_invoke._cached_parse(project, {}, inputs)
+        dbt_invoke._keep_parse(parsed, cached)
+        os.utime(cached, (mtime, mtime))
+
+    def restored(inputs):
+        target = tmp_path / "target"
+        (target / "partial_parse.msgpack").unlink(missing_ok=True)
+        dbt_invoke._restore_parse(dbt_invoke._cached_parse(project, {}, inputs), {}, target)
+        return (target / "partial_parse.msgpack").read_bytes() if (target / "partial_parse.msgpack").exists() else None
+
+    assert restored(default) is None  # nothing saved yet: dbt parses in full
+    save(default, b"default", 1000)
+    save(other, b"other", 2000)
+    assert restored(default) == b"default"  # its own parse, although another one is newer
+    assert restored({"spike_source": "rasters"}) == b"other"  # no own parse: the newest with the same vars
+    monkeypatch.setattr(dbt_invoke, "KEPT_PARSES", 2)
+    save({"spike_source": "third"}, b"third", 3000)
+    assert not exact.exists() and restored(default) == b"third"  # its parse, the oldest, was pruned

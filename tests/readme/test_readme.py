@@ -87,7 +87,7 @@ STEPS = {
     "dbt build --selector certification": Step("dbt build --selector certification", fresh=True),
     ".venv/bin/python -m gatehouse.criticality.docs_figures":
         Step(".venv/bin/python -m gatehouse.criticality.docs_figures --out {root}/figures", expect="F05_gstar_selection.png"),
-    ".venv/bin/python -m gatehouse.sites.realism": Step(".venv/bin/python -m gatehouse.sites.realism"),
+    ".venv/bin/python -m gatehouse.sites.kernels.realism": Step(".venv/bin/python -m gatehouse.sites.kernels.realism"),
     "dbt build --select tag:sites --exclude tag:certification --vars '{sites_seeds: [7]}'":
         Step("dbt build --select tag:sites --exclude tag:certification --vars '{{sites_seeds: [7]}}'", fresh=True),
     "dbt build --select raw_1a__outlet_catalogue+ --exclude tag:certification --vars '{sites_seeds: [7]}'":
@@ -155,7 +155,9 @@ def prepare(text: str, values: dict) -> None:
     """Files a step needs: `outlets.parquet`, a user 1A catalogue (the surrogate of 1B seed 42 with its
     per-merchant `phi`, so it passes the 1A freeze guard as a real 1A hand-off would)."""
     if "{catalogue}" in text and "catalogue" not in values:
-        from gatehouse.sites import geodata, runner, sources
+        from gatehouse.sites.inputs import geodata
+        from gatehouse.sites.commands import runner
+        from gatehouse.sites.dbt_steps import sources
 
         simulation = sources.surrogate_simulation(runner.resolve_inputs(42), geodata.load_countries(),
                                                   geodata.load_places(0), 42)

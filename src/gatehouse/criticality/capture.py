@@ -27,8 +27,9 @@ from gatehouse.criticality import phase1, transformer
 from gatehouse.criticality import texts as text_windows
 from gatehouse.criticality.synthetic import SPIKE_ONE_SIDED, SPIKE_TWO_SIDED
 from gatehouse.project import canon
-from gatehouse.runs import (EXIT_FAILED, EXIT_MISSING_DEPENDENCY, RunError, new_run, package_versions,
-                            published_runs, sha256_file)
+from gatehouse.runs import (EXIT_FAILED, EXIT_MISSING_DEPENDENCY, RunError, package_versions, published_runs,
+                            sha256_file)
+from gatehouse.runs.execute import RunSpec, execute
 
 PHASE_ID, STAGE_TAG = "PHASE2_CAPTURE", "S02C"
 FLOOR_RATE_MARGIN = 4.0
@@ -235,24 +236,25 @@ def capture(runs_dir: Path, dep: str, model_role: str | None = None) -> Path:
     config = {"project_id": "gatehouse", "phase_id": PHASE_ID, "model_role": model_role, "dependencies": [dep],
               "phase1_config_hash": record["config_hash"], "gain_grid": list(constants["gain_grid"]),
               "spike_defs": list(SPIKE_DEFS), "floor_rate_margin": FLOOR_RATE_MARGIN}
-    with new_run(runs_dir, STAGE_TAG, config) as run:
+
+    def capture_run(run, con) -> None:
         started = time.perf_counter()
         summaries, per_gain = _write_events(run, subject, targets, mu, sigma, batch_size, device, model_role)
         seconds = time.perf_counter() - started
         pq.write_table(_summary_table(summaries), run.results / "summaries.parquet", compression="zstd")
         n_tokens = len(per_gain) * subject.windows.input_ids.size
         n_events = sum(item["n_events"] for item in per_gain)
-        run.record.update({
-            "phase_id": PHASE_ID, "model_role": model_role, "dependencies": [dep], "model": subject.model,
-            "dataset": record["dataset"], "hashes": record["hashes"],
-            "determinism": transformer.DETERMINISM,
-            "capture": {"floor_rate_margin": FLOOR_RATE_MARGIN, "batch_size": batch_size, "events_per_gain": per_gain,
-                        "seconds": round(seconds, 3), "tokens_per_second": round(n_tokens / seconds, 1),
-                        "events_per_second": round(n_events / seconds, 1)}})
+        run.record["capture"] = {"floor_rate_margin": FLOOR_RATE_MARGIN, "batch_size": batch_size,
+                                 "events_per_gain": per_gain, "seconds": round(seconds, 3),
+                                 "tokens_per_second": round(n_tokens / seconds, 1),
+                                 "events_per_second": round(n_events / seconds, 1)}
         run.record["versions"].update(package_versions(*phase1.MODEL_PACKAGES))
         run.artifact("events_parquet", "results/events.parquet")
         run.artifact("summaries_parquet", "results/summaries.parquet")
-        return run.final
+
+    return execute(RunSpec(runs_dir, PHASE_ID, STAGE_TAG, config, outputs=capture_run, record={
+        "model_role": model_role, "dependencies": [dep], "model": subject.model, "dataset": record["dataset"],
+        "hashes": record["hashes"], "determinism": transformer.DETERMINISM})).run_dir
 
 
 def _write_events(run, subject, targets, mu, sigma, batch_size, device, model_role) -> tuple[list, list]:

@@ -23,7 +23,8 @@ from gatehouse.criticality import texts as text_windows
 from gatehouse.criticality import transformer
 from gatehouse.criticality.synthetic import SPIKE_ONE_SIDED, SPIKE_TWO_SIDED
 from gatehouse.project import canon
-from gatehouse.runs import RunError, new_run, package_versions, resolved_config_bytes, run_id_for
+from gatehouse.runs import RunError, package_versions, resolved_config_bytes, run_id_for
+from gatehouse.runs.execute import RunSpec, execute
 
 PHASE_ID, STAGE_TAG = "PHASE1_CALIBRATE", "S01"
 EPS = 1e-6                      # standardization: z = (u - mu) / (sigma + EPS)
@@ -207,7 +208,8 @@ def calibrate(runs_dir: Path, model_role: str = "INSTRUCT", model: str | None = 
     config = _config(model_role, described, rows, n_windows, batch_size)
     run_id = run_id_for(resolved_config_bytes(config), STAGE_TAG)
     windows = text_windows.sample_windows(rows, tokenizer, n_windows, run_id)
-    with new_run(runs_dir, STAGE_TAG, config) as run:
+
+    def calibration(run, con) -> None:
         run.log("model_loaded", path=described["path"], n_layers=described["n_layers"], d_ff=described["d_ff"])
         run.log("dataset_loaded", texts=rows.source, dataset_slice_sha256=windows.slice_sha256)
         mu, sigma, checks = moments(net, sites, windows.input_ids, batch_size, device)
@@ -215,11 +217,13 @@ def calibrate(runs_dir: Path, model_role: str = "INSTRUCT", model: str | None = 
         write_npz(run.results / "calibration_stats.npz", {"mu": mu, "sigma": sigma})
         write_json(run.results / "rate_targets.json", rate_targets(counts, n_values, described["d_ff"]))
         run.record.update({
-            "phase_id": PHASE_ID, "model_role": model_role, "model": described, "batch_size": batch_size,
-            "dataset": {"slices": {"A_calibration": slice_record(windows, rows, n_windows)}},
             "hashes": {"config_sha256": run.record["config_hash"], "dataset_slice_sha256": windows.slice_sha256},
-            "determinism": transformer.DETERMINISM, "calibration_checks": checks})
+            "calibration_checks": checks})
         run.record["versions"].update(package_versions(*MODEL_PACKAGES))
         run.artifact("calibration_stats_npz", "results/calibration_stats.npz")
         run.artifact("rate_targets_json", "results/rate_targets.json")
-        return run.final
+
+    return execute(RunSpec(runs_dir, PHASE_ID, STAGE_TAG, config, outputs=calibration, record={
+        "model_role": model_role, "model": described, "batch_size": batch_size,
+        "dataset": {"slices": {"A_calibration": slice_record(windows, rows, n_windows)}},
+        "determinism": transformer.DETERMINISM})).run_dir

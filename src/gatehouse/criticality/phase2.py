@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
-from gatehouse.criticality import loaders
 from gatehouse.criticality import phase2_outputs as outputs
-from gatehouse.dbt_invoke import dbt_build
 from gatehouse.project import canon
-from gatehouse.runs import (EXIT_MISSING_DEPENDENCY, RunError, copy_to_parquet, new_run, published_runs,
-                            sha256_file)
+from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, published_runs, sha256_file
+from gatehouse.runs.execute import Export, RunSpec, execute
 
 GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
 GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
@@ -69,14 +65,6 @@ def _base_config(phase_id: str, model_role: str) -> dict:
             "canon": {key: list(value) if isinstance(value, tuple) else value for key, value in constants.items()}}
 
 
-def _export(database: Path, sql: str, destination: Path) -> None:
-    con = duckdb.connect(str(database))
-    try:
-        copy_to_parquet(con, sql, destination)
-    finally:
-        con.close()
-
-
 def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summaries=None, rasters=None,
               conditions=None, preset: str = "crossing", seed: int = 1337, dep: str | None = None) -> Path:
     dependencies = [dep] if dep else []
@@ -86,28 +74,23 @@ def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summari
     input_config, variables = _input_spec(events, summaries, rasters, conditions, preset, seed)
     config = {**_base_config(GRID_PHASE, model_role), "inputs": input_config,
               **({"dependencies": dependencies} if dep else {})}
-    with new_run(runs_dir, "S02", config) as run:
-        database = run.staging / "warehouse.duckdb"
-        summary = dbt_build(GRID_SELECT, {}, database, run.staging / "dbt",
-                            inputs={**variables, "model_roles": [model_role]})
-        _check_unchanged(input_config, variables)
-        _export(database, f"select * from gain_grid_metrics order by {METRICS_ORDER}",
-                run.results / "metrics.parquet")
-        _export(database, f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",
-                run.results / "tau_rate_matched.parquet")
-        con = duckdb.connect(str(database), read_only=True)
-        conditions_run = [f"{_condition_label(sd, tr)}|{float(g)!r}" for sd, tr, g in con.execute(
+
+    def grid_outputs(run, con) -> None:
+        run.record["conditions"] = [f"{_condition_label(sd, tr)}|{float(g)!r}" for sd, tr, g in con.execute(
             "select spike_def_id, target_rate, gain from gain_grid_metrics order by spike_def_id, gain, target_rate"
         ).fetchall()]
-        con.close()
-        run.record.update({"phase_id": GRID_PHASE, "model_role": model_role, "conditions": conditions_run,
-                           "inputs": input_config, "dependencies": dependencies})
-        run.record_dbt(summary, select=GRID_SELECT)
-        run.artifact("metrics_parquet", "results/metrics.parquet")
-        run.artifact("tau_rate_matched_parquet", "results/tau_rate_matched.parquet")
-        outputs.write_grid_outputs(run, database)
-        run.artifact("warehouse_duckdb", "warehouse.duckdb")
-        return run.final
+        outputs.write_grid_figures(run, con)
+
+    return execute(RunSpec(
+        runs_dir, GRID_PHASE, "S02", config, select=GRID_SELECT, inputs={**variables, "model_roles": [model_role]},
+        exports=[Export("metrics_parquet", f"select * from gain_grid_metrics order by {METRICS_ORDER}",
+                        "metrics.parquet"),
+                 Export("tau_rate_matched_parquet", f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",
+                        "tau_rate_matched.parquet"),
+                 outputs.AVALANCHES_EXPORT],
+        record={"model_role": model_role, "inputs": input_config, "dependencies": dependencies},
+        checks=lambda run, con: _check_unchanged(input_config, variables), outputs=grid_outputs,
+        preload=outputs.FIGURE_MODULES)).run_dir
 
 
 def _grid_dependency(runs_dir: Path, model_role: str, dep: str | None) -> dict:
@@ -139,38 +122,34 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
         grid = _grid_dependency(runs_dir, model_role, dep)
         model_role = grid["model_role"]
         metrics_path, dependencies = Path(runs_dir).resolve() / grid["run_id"] / grid["artifacts"]["metrics_parquet"], [grid["run_id"]]
+    from gatehouse.criticality import loaders  # pandas and duckdb: only this command needs them before dbt
+
     loaders.validate_metrics(metrics_path)
     source = {"name": metrics_path.name, "sha256": sha256_file(metrics_path), "run_id": (dependencies or [None])[0]}
     config = {**_base_config(GSTAR_PHASE, model_role), "gstar_method": "btot_near_one", "source_metrics": source}
-    with new_run(runs_dir, "S02B", config) as run:
-        database = run.staging / "warehouse.duckdb"
-        inputs = {"gstar_metrics_path": str(metrics_path), "gstar_model_role": model_role,
-                  "model_roles": [model_role]}
-        summary = dbt_build(GSTAR_SELECT, {}, database, run.staging / "dbt", inputs=inputs)
-        document = _gstar_document(database, model_role, source)
+
+    def gstar_outputs(run, con) -> None:
+        document = _gstar_document(con, model_role, source)
         if not document["by_condition"]:
             raise RunError(f"{metrics_path}: no rows for model_role {model_role}")
         with open(run.results / "gstar.json", "w") as handle:
             json.dump(document, handle, indent=2, sort_keys=True)
             handle.write("\n")
         outputs.warn_edge_without_crossing(document)
-        outputs.write_gstar_figure(run, database, model_role)
-        run.record.update({"phase_id": GSTAR_PHASE, "model_role": model_role,
-                           "conditions": sorted(document["by_condition"]), "dependencies": dependencies,
-                           "source_metrics": source})
-        run.record_dbt(summary, select=GSTAR_SELECT)
+        outputs.write_gstar_figure(run, con, model_role)
+        run.record["conditions"] = sorted(document["by_condition"])
         run.artifact("gstar_json", "results/gstar.json")
-        run.artifact("warehouse_duckdb", "warehouse.duckdb")
-        return run.final
+
+    inputs = {"gstar_metrics_path": str(metrics_path), "gstar_model_role": model_role, "model_roles": [model_role]}
+    return execute(RunSpec(
+        runs_dir, GSTAR_PHASE, "S02B", config, select=GSTAR_SELECT, inputs=inputs, outputs=gstar_outputs,
+        preload=outputs.FIGURE_MODULES,
+        record={"model_role": model_role, "dependencies": dependencies, "source_metrics": source})).run_dir
 
 
-def _gstar_document(database: Path, model_role: str, source: dict) -> dict:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        frame = con.execute("select * from gstar where model_role = ? order by spike_def_id, target_rate",
-                            [model_role]).df()
-    finally:
-        con.close()
+def _gstar_document(con, model_role: str, source: dict) -> dict:
+    frame = con.execute("select * from gstar where model_role = ? order by spike_def_id, target_rate",
+                        [model_role]).df()
     by_condition = {}
     for row in frame.itertuples(index=False):
         by_condition[_condition_label(row.spike_def_id, row.target_rate)] = {

@@ -1,5 +1,5 @@
-"""What the Phase 2 commands add to a run beyond metrics.parquet and gstar.json: the avalanche table,
-the figures (F02, F03 for a gain grid; F05 for a g* selection), the g* annotations of gstar.json and the
+"""What the Phase 2 commands add to a run beyond metrics.parquet and gstar.json: the avalanche table's
+export, the figures (F02, F03 for a gain grid; F05 for a g* selection), the g* annotations of gstar.json and the
 warning for a g* at a grid edge without a crossing."""
 
 from __future__ import annotations
@@ -8,11 +8,9 @@ import math
 import sys
 from pathlib import Path
 
-import duckdb
-import pandas as pd
+from gatehouse.runs.execute import Export
 
-from gatehouse.criticality import figures
-from gatehouse.runs import copy_to_parquet
+FIGURE_MODULES = ("gatehouse.criticality.figures",)  # matplotlib: seconds to import, so preloaded while dbt builds
 
 AVALANCHE_ORDER = "model_role, spike_def_id, target_rate, gain, adjacency, seq_id, component_id"
 GSTAR_ANNOTATIONS = ("n_crossings", "crossing_gain", "b_tot_ci_low_at_gstar", "b_tot_ci_high_at_gstar",
@@ -30,25 +28,17 @@ def _artifact_figures(run, paths: list[Path]) -> None:
         run.artifact(f"figure_{path.stem}_{path.suffix.lstrip('.')}", relative)
 
 
-def _read(database: Path, sql: str, parameters: list | None = None) -> pd.DataFrame:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        return con.execute(sql, parameters or []).df()
-    finally:
-        con.close()
+AVALANCHES_EXPORT = Export(
+    "avalanches_parquet", f"select * replace (model_role::varchar as model_role, spike_def_id::varchar as "
+                          f"spike_def_id, adjacency::varchar as adjacency) from avalanches order by {AVALANCHE_ORDER}",
+    "avalanches.parquet")
 
 
-def write_grid_outputs(run, database: Path) -> None:
-    """results/avalanches.parquet and figures F02, F03 of a gain-grid run, each an artifact."""
-    con = duckdb.connect(str(database))
-    try:
-        copy_to_parquet(con, f"select * replace (model_role::varchar as model_role, spike_def_id::varchar as "
-                             f"spike_def_id, adjacency::varchar as adjacency) from avalanches order by {AVALANCHE_ORDER}",
-                        run.results / "avalanches.parquet")
-    finally:
-        con.close()
-    run.artifact("avalanches_parquet", "results/avalanches.parquet")
-    metrics = _read(database, "select * from gain_grid_metrics order by model_role, spike_def_id, target_rate, gain")
+def write_grid_figures(run, con) -> None:
+    """Figures F02 and F03 of a gain-grid run, each an artifact."""
+    from gatehouse.criticality import figures
+
+    metrics = con.execute("select * from gain_grid_metrics order by model_role, spike_def_id, target_rate, gain").df()
     directory = run.staging / "figures"
     paths = []
     for kind in ("F02", "F03"):
@@ -56,17 +46,21 @@ def write_grid_outputs(run, database: Path) -> None:
     _artifact_figures(run, paths)
 
 
-def write_gstar_figure(run, database: Path, model_role: str) -> None:
+def write_gstar_figure(run, con, model_role: str) -> None:
     """Figure F05 of a g* selection (also from a user's metrics table)."""
-    metrics = _read(database, "select * from int_grid_metrics_restricted where model_role = ? "
-                              "order by spike_def_id, target_rate, gain", [model_role])
-    gstar = _read(database, "select * from gstar where model_role = ? order by spike_def_id, target_rate",
-                  [model_role])
+    from gatehouse.criticality import figures
+
+    metrics = con.execute("select * from int_grid_metrics_restricted where model_role = ? "
+                          "order by spike_def_id, target_rate, gain", [model_role]).df()
+    gstar = con.execute("select * from gstar where model_role = ? order by spike_def_id, target_rate",
+                        [model_role]).df()
     _artifact_figures(run, figures.draw("F05", run.staging / "figures", _provenance(run, model_role), metrics, gstar))
 
 
 def _json_value(value):
     """A JSON-safe scalar: None for null/NaN, bool/int/float otherwise."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":

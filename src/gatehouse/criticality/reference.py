@@ -16,7 +16,10 @@ The output has the columns of `gain_grid_metrics` (and a tau table with those of
 `tau_rate_matched`). It deliberately keeps the per-sequence loop: it is the "obvious" numpy
 implementation the SQL pipeline is measured against, and an independent check of its numbers.
 
-Run: python -m gatehouse.criticality.reference --events E.parquet --summaries S.parquet --out M.parquet
+`gain_grid_metrics_vectorised` computes the same table from whole-file arrays (no loop over sequences):
+the strongest straightforward numpy the pipeline is also measured against.
+
+Run: python -m gatehouse.criticality.reference --events E.parquet --summaries S.parquet --out M.parquet [--vectorised]
 """
 
 from __future__ import annotations
@@ -121,6 +124,20 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
 
+def _branching_columns(counts: BranchingCounts, num_time_perm: float, num_depth_perm: float) -> dict:
+    """The b_* columns of one condition from its pooled counts and permutation-null numerators."""
+    b_time, b_depth = _ratio(counts.num_time, counts.denom), _ratio(counts.num_depth, counts.denom)
+    b_time_perm, b_depth_perm = _ratio(num_time_perm, counts.denom), _ratio(num_depth_perm, counts.denom)
+    b_time_x = _ratio(counts.num_time, counts.denom_time_valid)
+    b_depth_x = _ratio(counts.num_depth, counts.denom_depth_valid)
+    return {"b_time": b_time, "b_depth": b_depth, "b_tot": b_time + b_depth, "b_time_perm": b_time_perm,
+            "b_depth_perm": b_depth_perm, "b_tot_perm": b_time_perm + b_depth_perm,
+            "delta_b_time": b_time - b_time_perm, "delta_b_depth": b_depth - b_depth_perm,
+            "delta_b_tot": (b_time + b_depth) - (b_time_perm + b_depth_perm),
+            "b_time_excl_boundary": b_time_x, "b_depth_excl_boundary": b_depth_x,
+            "b_tot_excl_boundary": b_time_x + b_depth_x}
+
+
 def gain_grid_metrics(events: dict[str, np.ndarray], summaries: pd.DataFrame, model_role: str,
                       constants: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(metrics, tau table) for one model role, from event arrays and the raw summaries frame."""
@@ -153,24 +170,13 @@ def gain_grid_metrics(events: dict[str, np.ndarray], summaries: pd.DataFrame, mo
                 errors = np.abs(achieved - r_star)
                 pooled = _pooled_condition(condition["seq_id"][spike], condition["layer"][spike],
                                            condition["token"][spike], n_layers, seq_len)
-                counts = pooled["counts"]
-                b_time, b_depth = _ratio(counts.num_time, counts.denom), _ratio(counts.num_depth, counts.denom)
-                b_time_perm = _ratio(pooled["num_time_perm"], counts.denom)
-                b_depth_perm = _ratio(pooled["num_depth_perm"], counts.denom)
-                b_time_x = _ratio(counts.num_time, counts.denom_time_valid)
-                b_depth_x = _ratio(counts.num_depth, counts.denom_depth_valid)
                 metric_rows.append({
                     "model_role": model_role, "spike_def_id": spike_def_id, "target_rate": float(target_rate),
-                    "gain": float(gain), "b_time": b_time, "b_depth": b_depth, "b_tot": b_time + b_depth,
-                    "b_time_perm": b_time_perm, "b_depth_perm": b_depth_perm,
-                    "b_tot_perm": b_time_perm + b_depth_perm, "delta_b_time": b_time - b_time_perm,
-                    "delta_b_depth": b_depth - b_depth_perm,
-                    "delta_b_tot": (b_time + b_depth) - (b_time_perm + b_depth_perm),
-                    "b_time_excl_boundary": b_time_x, "b_depth_excl_boundary": b_depth_x,
-                    "b_tot_excl_boundary": b_time_x + b_depth_x,
+                    "gain": float(gain), **_branching_columns(pooled["counts"], pooled["num_time_perm"],
+                                                              pooled["num_depth_perm"]),
                     "achieved_rate_mean": float(achieved.mean()), "achieved_rate_max_abs_err": float(errors.max()),
                     "rate_match_tol_abs": tol, "n_sequences": int(layers.n_sequences.max()),
-                    "n_occupied_sites": counts.denom, "in_canonical_grid": float(gain) in grid,
+                    "n_occupied_sites": pooled["counts"].denom, "in_canonical_grid": float(gain) in grid,
                 })
                 for l in range(n_layers):
                     tau_rows.append({
@@ -186,9 +192,119 @@ def gain_grid_metrics(events: dict[str, np.ndarray], summaries: pd.DataFrame, mo
     return metrics, taus
 
 
-def run(events_path: Path, summaries_path: Path, model_role: str = "INSTRUCT") -> tuple[pd.DataFrame, pd.DataFrame]:
+# ------------------------------------------------------------------------- vectorised variant
+# The same numbers from whole-file arrays: one bincount per spike definition gives every histogram, the tau
+# search is one matrix operation, and per condition the spikes are scattered into one dense occupancy array
+# of the whole lattice [gain, seq, layer, token], on which neighbour pairs are counted by shifted ANDs.
+
+def _kept(z, spike_def_id: str, known, row, site, floor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, v, site) of the events above their (gain, layer) floor."""
+    v = spike_values(z, spike_def_id)
+    keep = known & (v > floor[np.where(known, row, 0)])
+    return row[keep], v[keep], site[keep]
+
+
+def _histograms(row, v, v_min_r, v_max_r, bins: int) -> np.ndarray:
+    """[rows, bins] counts, binned with the spec §4 arithmetic of `rate_match.bin_index`."""
+    lo, hi = v_min_r[row], v_max_r[row]
+    index = np.clip(np.floor((np.clip(v, lo, hi) - lo) * bins / (hi - lo)), 0, bins - 1).astype(np.int64)
+    return np.bincount(row.astype(np.int64) * bins + index, minlength=v_min_r.size * bins).reshape(-1, bins)
+
+
+def _tails(histograms: np.ndarray, n_values: np.ndarray) -> np.ndarray:
+    """1 - cdf at every bin of every (gain, layer) row: the rate of the values in the bins above."""
+    above = np.zeros_like(histograms)
+    above[:, :-1] = np.cumsum(histograms[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    return 1.0 - (n_values[:, None] - above) / n_values[:, None]
+
+
+def _tau_rows(tails, v_min_r, v_max_r, r_star, bins: int) -> np.ndarray:
+    """tau of every row at once: the upper edge of the first bin whose tail is at most r*
+    (the arithmetic of `select_tau_from_counts`)."""
+    k = np.argmax(tails <= r_star[:, None], axis=1)
+    return v_min_r + (v_max_r - v_min_r) / bins * (k + 1)
+
+
+def _gain_sums(sites: np.ndarray, lattice: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+    """Per gain, from the spikes' site keys: the branching sums and permutation-null numerators, counted on
+    the dense occupancy of the whole lattice [gain, seq, layer, token] (a site is occupied once)."""
+    n_gains, n_sequences, n_layers, seq_len = lattice
+    occupied = np.zeros(n_gains * n_sequences * n_layers * seq_len, dtype=bool)
+    occupied[sites] = True
+    x = occupied.reshape(n_gains, n_sequences, n_layers, seq_len)
+    k = x.sum(axis=3, dtype=np.int64)  # occupied tokens per (gain, seq, layer)
+
+    def per_gain(pick) -> np.ndarray:
+        return np.array([np.count_nonzero(pick(x[g])) for g in range(n_gains)], dtype=np.int64)
+
+    return {"denom": k.sum(axis=(1, 2)), "denom_time_valid": per_gain(lambda r: r[..., :-1]),
+            "denom_depth_valid": k[:, :, :-1].sum(axis=(1, 2)),
+            "num_time": per_gain(lambda r: r[..., :-1] & r[..., 1:]),
+            "num_depth": per_gain(lambda r: r[:, :-1, :] & r[:, 1:, :]),
+            "pairs_time_perm": (k * (k - 1)).sum(axis=(1, 2)),
+            "pairs_depth_perm": (k[:, :, :-1] * k[:, :, 1:]).sum(axis=(1, 2))}
+
+
+def gain_grid_metrics_vectorised(events: dict[str, np.ndarray], summaries: pd.DataFrame, model_role: str,
+                                 constants: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What `gain_grid_metrics` returns, computed over whole-file arrays instead of per sequence."""
+    constants = canon() if constants is None else constants
+    bins, tol = constants["hist_bins"], constants["rate_match_tol_abs"]
+    ranges = prepare_summaries(summaries[summaries.model_role == model_role], constants["edge_round_abs"])
+    targets = rate_targets(ranges, constants["target_rates"], constants["gain_baseline"])
+    gains = np.sort(ranges.gain.unique())
+    n_layers, seq_len = int(ranges.layer.max()) + 1, int(ranges.seq_len.max())
+    n_sequences = max(int(ranges.n_sequences.max()), int(events["seq_id"].max()) + 1 if events["seq_id"].size else 0)
+    lattice = (gains.size, n_sequences, n_layers, seq_len)
+    gain_index = np.minimum(np.searchsorted(gains, events["gain"]), gains.size - 1).astype(np.int32)
+    known = (gains[gain_index] == events["gain"]) & (events["layer"] < n_layers)
+    key = np.int32 if gains.size * n_sequences * n_layers * seq_len < 2**31 else np.int64  # half the bytes
+    row = gain_index.astype(key) * n_layers + events["layer"]
+    site = (gain_index.astype(key) * n_sequences + events["seq_id"]) * (n_layers * seq_len) \
+        + events["layer"].astype(key) * seq_len + events["token"]
+    metric_rows, tau_rows = [], []
+    for spike_def_id in [sd for sd in constants["spike_defs"] if sd in set(ranges.spike_def_id)]:
+        layers = ranges[ranges.spike_def_id == spike_def_id].sort_values(["gain", "layer"])
+        floor, n_values = layers.value_floor.to_numpy(np.float64), layers.n_values.to_numpy(np.int64)
+        v_min_r, v_max_r = layers.v_min_r.to_numpy(np.float64), layers.v_max_r.to_numpy(np.float64)
+        kept_row, kept_v, kept_site = _kept(events["z"], spike_def_id, known, row, site, floor)
+        tails = _tails(_histograms(kept_row, kept_v, v_min_r, v_max_r, bins), n_values)
+        for target_rate in constants["target_rates"]:
+            r_star = np.tile(targets[(model_role, spike_def_id, float(target_rate))], gains.size)
+            tau = _tau_rows(tails, v_min_r, v_max_r, r_star, bins)
+            spike = kept_v > tau[kept_row]
+            achieved = np.bincount(kept_row[spike], minlength=tau.size) / n_values
+            errors = np.abs(achieved - r_star)
+            sums = _gain_sums(kept_site[spike], lattice)
+            for g, gain in enumerate(gains):
+                rows = slice(g * n_layers, (g + 1) * n_layers)
+                counts = BranchingCounts(*(int(sums[name][g]) for name in (
+                    "num_time", "num_depth", "denom", "denom_time_valid", "denom_depth_valid")))
+                metric_rows.append({
+                    "model_role": model_role, "spike_def_id": spike_def_id, "target_rate": float(target_rate),
+                    "gain": float(gain), **_branching_columns(counts, float(sums["pairs_time_perm"][g]) / seq_len,
+                                                              float(sums["pairs_depth_perm"][g]) / seq_len),
+                    "achieved_rate_mean": float(achieved[rows].mean()),
+                    "achieved_rate_max_abs_err": float(errors[rows].max()), "rate_match_tol_abs": tol,
+                    "n_sequences": int(layers.n_sequences.max()), "n_occupied_sites": counts.denom,
+                    "in_canonical_grid": float(gain) in set(constants["gain_grid"]),
+                })
+                tau_rows.append(pd.DataFrame({
+                    "model_role": model_role, "spike_def_id": spike_def_id, "target_rate": float(target_rate),
+                    "gain": float(gain), "layer": np.arange(n_layers), "tau": tau[rows], "v_min": v_min_r[rows],
+                    "v_max": v_max_r[rows], "target_layer_rate": r_star[rows], "achieved_rate": achieved[rows],
+                    "achieved_rate_abs_err": errors[rows], "rate_match_tol_abs": tol, "n_values": n_values[rows]}))
+    order = ["model_role", "spike_def_id", "target_rate", "gain"]
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).sort_values(order, ignore_index=True)
+    taus = pd.concat(tau_rows, ignore_index=True)[TAU_COLUMNS].sort_values(order + ["layer"], ignore_index=True)
+    return metrics, taus
+
+
+def run(events_path: Path, summaries_path: Path, model_role: str = "INSTRUCT",
+        vectorised: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     summaries = pd.read_parquet(summaries_path)
-    return gain_grid_metrics(read_events(Path(events_path), model_role), summaries, model_role)
+    compute = gain_grid_metrics_vectorised if vectorised else gain_grid_metrics
+    return compute(read_events(Path(events_path), model_role), summaries, model_role)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,9 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-role", default="INSTRUCT")
     parser.add_argument("--out", type=Path, help="metrics parquet to write")
     parser.add_argument("--tau-out", type=Path, help="tau table parquet to write")
+    parser.add_argument("--vectorised", action="store_true", help="whole-file arrays instead of per sequence")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    metrics, taus = run(args.events, args.summaries, args.model_role)
+    metrics, taus = run(args.events, args.summaries, args.model_role, args.vectorised)
     if args.out:
         metrics.to_parquet(args.out, index=False)
     if args.tau_out:

@@ -1,7 +1,8 @@
 """The one run layer: run ids, staging and publishing, failed attempts, records, pointers, pruning.
 
-`new_run` makes every run directory of every command (see core.py); `layout` names what lies in a
-runs directory; `record` holds the run record's schema; `pointers` and `prune` manage a runs directory
+`new_run` makes every run directory of every command (see core.py); `execute.execute(RunSpec(...))` is
+the one way a command uses it: new run -> dbt -> checks -> exports -> outputs -> record -> publish;
+`layout` names what lies in a runs directory; `record` holds the run record's schema; `pointers` and `prune` manage a runs directory
 whatever domain made its runs.
 """
 

@@ -13,7 +13,8 @@ import pytest
 from gatehouse.cli import main
 
 from ..published import published
-from gatehouse.criticality import phase2, synthetic
+from gatehouse import dbt_invoke
+from gatehouse.criticality import synthetic
 from gatehouse.project import canon
 
 LATTICE = synthetic.Lattice(n_layers=4, seq_len=16, n_sequences=16, d_ff=1024)  # small, yet every gate passes
@@ -219,7 +220,7 @@ def test_floor_above_tau_names_the_summaries_and_the_rate_above_the_floor(tmp_pa
 def test_input_changed_during_the_build_is_refused(tmp_path, capsys, monkeypatch, clean_events, flag):
     inputs = write_rasters(tmp_path, *clean_rasters()) if flag == "rasters" else write_events(tmp_path, *clean_events)
     path = inputs[inputs.index(f"--{flag}") + 1]
-    build = phase2.dbt_build
+    build = dbt_invoke.dbt_build
 
     def build_then_change(*args, **kwargs):
         summary = build(*args, **kwargs)
@@ -227,6 +228,6 @@ def test_input_changed_during_the_build_is_refused(tmp_path, capsys, monkeypatch
             handle.write(b"\0")
         return summary
 
-    monkeypatch.setattr(phase2, "dbt_build", build_then_change)
+    monkeypatch.setattr(dbt_invoke, "dbt_build", build_then_change)  # what runs.execute calls
     code, err = gain_grid(capsys, tmp_path / "runs", *inputs)
     assert_refused(code, err, tmp_path / "runs", rf"{re.escape(path.name)}: --{flag} changed while the build ran")

@@ -1,0 +1,107 @@
+"""runs.execute: one declared RunSpec gives new run -> dbt -> checks -> exports -> outputs -> record -> publish.
+dbt is replaced by a stand-in that writes a known warehouse, so every exported byte has a known answer."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from gatehouse.runs import RunError, execute as execute_module, sha256_file
+from gatehouse.runs.execute import Export, RunSpec, execute
+
+from .published import failed_attempts, nothing_published
+
+SUMMARY = {"invocation_id": "inv-1", "dbt_version": "1.11.16", "nodes": [
+    {"unique_id": "test.gatehouse.gate_y.1", "name": "gate_y", "status": "pass", "failures": 0, "message": None,
+     "gate": "G-Y"},
+    {"unique_id": "model.gatehouse.squares", "name": "squares", "status": "success", "failures": None,
+     "message": None, "gate": None}]}
+
+
+@pytest.fixture
+def fake_dbt(monkeypatch):
+    """dbt stand-in: the warehouse gets table squares(n, sq) for n = 3, 1, 2 (stored out of order)."""
+    calls = []
+
+    def build(spec, run):
+        calls.append({"select": list(spec.select), "inputs": spec.inputs, "variables": spec.variables})
+        con = duckdb.connect(str(run.staging / "warehouse.duckdb"))
+        con.execute("create table squares as select * from (values (3, 9), (1, 1), (2, 4)) t(n, sq)")
+        con.close()
+        return SUMMARY
+
+    monkeypatch.setattr(execute_module, "_build", build)
+    return calls
+
+
+def spec(tmp_path, **changes) -> RunSpec:
+    fields = dict(runs_dir=tmp_path / "runs", phase_id="TEST_EXECUTE", stage_tag="T02", config={"k": 1},
+                  select=["+squares"], inputs={"x": "1"},
+                  exports=[Export.table("squares_parquet", "squares", "n"),
+                           Export("big_parquet", "select n from squares where sq > 3 order by n desc", "big.parquet")],
+                  record={"model_role": "INSTRUCT", "dependencies": []})
+    return RunSpec(**{**fields, **changes})
+
+
+def test_execute_builds_exports_records_and_publishes(tmp_path, fake_dbt):
+    def outputs(run, con):
+        total = con.execute("select sum(sq) from squares").fetchone()[0]
+        (run.results / "total.txt").write_text(f"{total}\n")
+        run.artifact("total_txt", "results/total.txt")
+        return total
+
+    done = execute(spec(tmp_path, outputs=outputs))
+    assert done.outcome == 14 and done.run_dir.parent == tmp_path / "runs"
+    assert fake_dbt == [{"select": ["+squares"], "inputs": {"x": "1"}, "variables": {}}]
+    assert pd.read_parquet(done.run_dir / "results" / "squares.parquet").to_dict("list") == {"n": [1, 2, 3],
+                                                                                           "sq": [1, 4, 9]}
+    assert pd.read_parquet(done.run_dir / "results" / "big.parquet").n.tolist() == [3, 2]
+    record = json.loads((done.run_dir / "run_record.json").read_text())
+    assert record["phase_id"] == "TEST_EXECUTE" and record["model_role"] == "INSTRUCT"
+    assert [item["logical_name"] for item in record["artifact_index"]] == [
+        "squares_parquet", "big_parquet", "total_txt", "warehouse_duckdb"]
+    for item in record["artifact_index"]:
+        assert item["sha256"] == sha256_file(done.run_dir / item["relative_path"])
+    assert record["dbt"] == {"invocation_id": "inv-1", "select": ["+squares"], "tests": [
+        {"name": "gate_y", "unique_id": "test.gatehouse.gate_y.1", "status": "pass", "failures": 0, "gate": "G-Y"}]}
+
+
+def test_same_spec_gives_the_same_bytes(tmp_path, fake_dbt):
+    first = execute(spec(tmp_path / "a")).run_dir
+    second = execute(spec(tmp_path / "b")).run_dir
+    assert first.name == second.name
+    for name in ("squares.parquet", "big.parquet"):
+        assert sha256_file(first / "results" / name) == sha256_file(second / "results" / name)
+
+
+def test_a_failing_check_publishes_nothing_and_writes_no_export(tmp_path, fake_dbt):
+    def refuse(run, con):
+        assert con.execute("select count(*) from squares").fetchone()[0] == 3
+        raise RunError("inputs changed while the build ran")
+
+    with pytest.raises(RunError, match="inputs changed while the build ran"):
+        execute(spec(tmp_path, checks=refuse))
+    assert nothing_published(tmp_path / "runs")
+    kept = failed_attempts(tmp_path / "runs")
+    assert len(kept) == 1 and not (kept[0] / "results" / "squares.parquet").exists()
+
+
+def test_without_a_dbt_step_there_is_no_warehouse_and_no_dbt_section(tmp_path, fake_dbt):
+    def outputs(run, con):
+        assert con is None
+        (run.results / "x.json").write_text("{}\n")
+        run.artifact("x_json", "results/x.json")
+
+    done = execute(spec(tmp_path, select=[], exports=[], outputs=outputs))
+    record = json.loads((done.run_dir / "run_record.json").read_text())
+    assert fake_dbt == [] and "dbt" not in record and not (done.run_dir / "warehouse.duckdb").exists()
+    assert [item["logical_name"] for item in record["artifact_index"]] == ["x_json"]
+
+
+def test_an_unknown_dbt_mode_is_refused_before_a_run_exists(tmp_path, fake_dbt):
+    with pytest.raises(ValueError, match="dbt_mode 'test'"):
+        execute(spec(tmp_path, dbt_mode="test"))
+    assert nothing_published(tmp_path / "runs")
