@@ -27,48 +27,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from bench.criticality_bench import BIN, EVENT_SCHEMA, PROJECT_DIR, _gib, _memory_limit_setting, _warm, \
-    lattice_for, machine_facts, measure
+from bench.criticality_bench import BIN, PROJECT_DIR, _gib, _memory_limit_setting, _warm, \
+    generate_files, machine_facts, measure
 from gatehouse.criticality import figures, phase2_outputs, synthetic
-from gatehouse.project import canon
 
 SECTION_START, SECTION_END = "<!-- toolkit-bench:begin -->", "<!-- toolkit-bench:end -->"
 SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
 TOOLKIT_EXCLUDE = ["int_raster_conditions+"]
 TARGET_RATIO, TARGET_GIB = 2.0, 24.0
-
-
-def generate_files(n_events: int, workdir: Path, preset: str, seed: int, role: str) -> dict:
-    """events/summaries parquet for one size, written gain by gain (same values as one all-gain call)."""
-    lattice = lattice_for(n_events, preset)
-    tag = f"{preset}-s{seed}-{role}-N{lattice.n_sequences}"
-    events_path, summaries_path = workdir / f"events-{tag}.parquet", workdir / f"summaries-{tag}.parquet"
-    started, rows, summary_frames = time.perf_counter(), 0, []
-    partial = events_path.with_suffix(".partial")
-    with pq.ParquetWriter(partial, EVENT_SCHEMA, compression="zstd") as writer:
-        for gain in canon()["gain_grid"]:
-            events, summaries = synthetic.generate(preset, seed, (role,), lattice, gains=[gain])
-            writer.write_table(pa.Table.from_pandas(events, schema=EVENT_SCHEMA, preserve_index=False),
-                               row_group_size=1 << 20)
-            rows += len(events)
-            summary_frames.append(summaries)
-            del events
-    partial.rename(events_path)
-    pd.concat(summary_frames, ignore_index=True).to_parquet(summaries_path, index=False)
-    return {"events": rows, "n_sequences": lattice.n_sequences, "events_path": str(events_path),
-            "summaries_path": str(summaries_path), "generation_s": round(time.perf_counter() - started, 1)}
 
 
 # ------------------------------------------------------------------------------------ contenders
@@ -153,7 +126,7 @@ def bench_ratio(info: dict, role: str, workdir: Path, repeat: int) -> dict:
     for attempt in range(repeat):  # alternate, so both see the same background load
         plain.append(run_build(info, role, size_dir, f"plain-{attempt}", toolkit=False, parse=parse))
         full.append(run_build(info, role, size_dir, f"full-{attempt}", toolkit=True, parse=parse))
-    result = {"events": info["events"], "n_sequences": info["n_sequences"], "plain": fastest(plain),
+    result = {"events": info["events"], "n_sequences": info["lattice"]["n_sequences"], "plain": fastest(plain),
               "full": fastest(full)}
     if result["plain"]["returncode"] == 0 and result["full"]["returncode"] == 0:
         result["ratio"] = result["full"]["seconds"] / result["plain"]["seconds"]
@@ -174,7 +147,7 @@ def bench_command(info: dict, role: str, workdir: Path) -> dict:
         measured["nodes"] = {key: value for key, value in sorted(
             node_seconds_of_run(runs[0]).items(), key=lambda item: -item[1])[:8]}
         shutil.rmtree(runs[0], ignore_errors=True)
-    return {"events": info["events"], "n_sequences": info["n_sequences"], "command": measured}
+    return {"events": info["events"], "n_sequences": info["lattice"]["n_sequences"], "command": measured}
 
 
 def node_seconds_of_run(run_dir: Path) -> dict[str, float]:
@@ -259,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", nargs="*", default=["1e7"], help="sizes for the plain/full ratio")
     parser.add_argument("--command-events", nargs="*", default=["1e8"], help="sizes for the whole gain-grid command")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench/toolkit"))
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench/criticality"),
+                        help="data files (shared with bench.criticality_bench) and builds")
     parser.add_argument("--preset", default="crossing", choices=sorted(synthetic.PRESETS))
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--model-role", default="INSTRUCT")
@@ -277,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     def files(size: int) -> dict:
         if size not in data:
             data[size] = generate_files(size, args.workdir, args.preset, args.seed, args.model_role)
-            print(f"[data] {data[size]['events']:,} events, N={data[size]['n_sequences']}, "
+            print(f"[data] {data[size]['events']:,} events, N={data[size]['lattice']['n_sequences']}, "
                   f"generated in {data[size]['generation_s']} s", flush=True)
         return data[size]
 

@@ -142,11 +142,10 @@ def interrupting(seen: list):
 @pytest.mark.parametrize("command", ["phase2_gain_grid", "phase2_select_gstar_metrics", "sites_score"])
 def test_ctrl_c_exits_130_with_one_line_and_removes_the_staging_directory(tmp_path, capsys, monkeypatch, command):
     from gatehouse import dbt_invoke
-    from gatehouse.sites.commands import certify
 
     seen = []
     monkeypatch.setattr(dbt_invoke, "dbt_build", interrupting(seen))  # what runs.execute calls
-    monkeypatch.setattr(certify, "dbt_run_then_test", interrupting(seen))
+    monkeypatch.setattr(dbt_invoke, "dbt_run_then_test", interrupting(seen))
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     runs_dir = tmp_path / "runs"

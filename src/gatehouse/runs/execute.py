@@ -1,9 +1,10 @@
 """One way to make a run: a command declares what its run is (`RunSpec`), `execute` does the rest.
 
-    new run (staging dir, config, run id) -> dbt (optional) -> checks -> exports -> outputs -> record -> publish
+    new run (staging dir, config, run id) -> dbt (optional; a first step, then the main one) -> checks
+    -> exports -> outputs -> record -> publish
 
-Every step works on one DuckDB connection to the run's warehouse, opened once after dbt (dbt holds the
-file while it builds). A command without a dbt step (a transformer capture, say) declares no `select`;
+Every step works on one read-only DuckDB connection to the run's warehouse, opened once after dbt (dbt
+holds the file while it builds). A command without a dbt step (a transformer capture, say) declares no `select`;
 its `outputs` hook then gets no connection and writes its results itself.
 """
 
@@ -39,6 +40,8 @@ class RunSpec:
     """What a command's run is. Hooks get (run, con): `con` is an open connection to the warehouse,
     None when there is no dbt step.
 
+    first_step: (run) -> dbt summary: a dbt step of its own before the main one, into the same
+             warehouse (1B: the gate-in models, which may refuse the run); both summaries are recorded;
     checks:  after dbt, before anything is written (raise RunError to refuse the run); the gates'
              statuses are in run.record["dbt"]["tests"] by then;
     outputs: after the exports, for command-specific results, artifacts and record fields;
@@ -55,6 +58,7 @@ class RunSpec:
     dbt_mode: str = "build"                           # or "run_then_test": every model, then the gates
     exports: list[Export] = field(default_factory=list)
     record: dict = field(default_factory=dict)        # fields of run_record.json (phase_id is added)
+    first_step: Callable[[Run], dict] | None = None
     checks: Callable[[Run, Any], None] | None = None
     outputs: Callable[[Run, Any], Any] | None = None
     record_warehouse: bool = True                     # the warehouse as an artifact (sha256 pinned)
@@ -73,7 +77,10 @@ def execute(spec: RunSpec) -> Executed:
     with new_run(spec.runs_dir, spec.stage_tag, spec.config) as run:
         _import_in_background(spec.preload)
         if spec.select:  # the dbt section first: checks may read the gates' statuses in run.record["dbt"]
-            run.record_dbt(_build(spec, run), select=list(spec.select))
+            first = spec.first_step(run) if spec.first_step else None
+            summary = _merged(first, _build(spec, run)) if first else _build(spec, run)
+            run.record_dbt(summary, select=list(spec.select),
+                           **({"inputs": spec.inputs} if spec.inputs is not None else {}))
         con = _connect(run.staging / WAREHOUSE) if spec.select else None
         try:
             if spec.checks:
@@ -96,8 +103,14 @@ def _build(spec: RunSpec, run: Run) -> dict:
 
     database, target = run.staging / WAREHOUSE, run.staging / "dbt"
     if spec.dbt_mode == "run_then_test":
-        return dbt_run_then_test(list(spec.select), spec.variables, database, target, spec.exclude or None)
+        return dbt_run_then_test(list(spec.select), spec.variables, database, target, spec.exclude or None,
+                                 inputs=spec.inputs)
     return dbt_build(list(spec.select), spec.variables, database, target, spec.exclude or None, inputs=spec.inputs)
+
+
+def _merged(first: dict, second: dict) -> dict:
+    """One summary of two dbt steps (nodes sorted by unique_id, as in each step's own summary)."""
+    return {**second, "nodes": sorted(first["nodes"] + second["nodes"], key=lambda node: node["unique_id"])}
 
 
 def _import_in_background(modules: tuple[str, ...]) -> None:
@@ -117,4 +130,4 @@ def _import_in_background(modules: tuple[str, ...]) -> None:
 def _connect(database: Path):
     import duckdb
 
-    return duckdb.connect(str(database))
+    return duckdb.connect(str(database), read_only=True)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from gatehouse import progress
-from gatehouse.dbt_invoke import dbt_run_then_test, test_statuses
-from gatehouse.runs import RunError, copy_to_parquet, new_run, sha256_file
+from gatehouse.runs import RunError, sha256_file
+from gatehouse.runs.execute import WAREHOUSE, Export, RunSpec, execute
 from gatehouse.sites.inputs.policy import outlet_policy_path
 from gatehouse.sites.commands import gate_in, runner, sensitivity
 from gatehouse.sites.dbt_steps import sources
@@ -42,22 +40,12 @@ def _check_grade(target_grade: str) -> str:
     return target_grade
 
 
-def _export(database: Path, results: Path, tables: dict) -> None:
-    con = duckdb.connect(str(database))
-    try:
-        for table, order in tables.items():
-            copy_to_parquet(con, f"select * from {table} order by {order}", results / f"{table}.parquet")
-    finally:
-        con.close()
+def _rows(con, sql: str) -> list[dict]:
+    return json.loads(con.execute(sql).df().to_json(orient="records"))
 
 
-def _rows(database: Path, sql: str) -> list[dict]:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        frame = con.execute(sql).df()
-    finally:
-        con.close()
-    return json.loads(frame.to_json(orient="records"))
+def _exports(tables: dict) -> list[Export]:
+    return [Export.table(table, table, order) for table, order in tables.items()]
 
 
 def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None = None,
@@ -74,21 +62,20 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
               "site_locations": {"name": path.name, "sha256": sha256_file(path)}, "external_seed": seed,
               "tiles": {"name": tiles_path.name, "sha256": sha256_file(tiles_path)} if tiles_path else "s1_tile_index"}
     inputs = {"realism_site_locations_path": str(path), "realism_external_seed": seed,
-                 "realism_tiles_path": str(tiles_path or ""), "realism_target_grade": target_grade,
-                 "sites_seeds": [seed]}
-    with new_run(runs_dir, "S1BSC", config) as run:
-        database = run.staging / "warehouse.duckdb"
-        summary = dbt_run_then_test(SCORE_SELECT, {}, database, run.staging / "dbt",
-                                    exclude=["tag:certification"], inputs=inputs)
-        _export(database, run.results, EXPORTS)
-        grades = _rows(database, "select * from realism_grades order by seed")
+              "realism_tiles_path": str(tiles_path or ""), "realism_target_grade": target_grade,
+              "sites_seeds": [seed]}
+
+    def grade(run, con) -> bool:
+        grades = _rows(con, "select * from realism_grades order by seed")
         reached = all(row["b_all_pass"] and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
-        run.record.update({"phase_id": "SITES_1B_SCORE", "seeds": [seed], "target_grade": target_grade,
-                           "target_reached": reached, "grades": grades})
-        run.record_dbt(summary, select=SCORE_SELECT)
-        for table in EXPORTS:
-            run.artifact(table, f"results/{table}.parquet")
-        return run.final, reached
+        run.record.update({"seeds": [seed], "target_grade": target_grade, "target_reached": reached,
+                           "grades": grades})
+        return reached
+
+    executed = execute(RunSpec(
+        runs_dir, "SITES_1B_SCORE", "S1BSC", config, select=SCORE_SELECT, exclude=["tag:certification"],
+        inputs=inputs, dbt_mode="run_then_test", exports=_exports(EXPORTS), outputs=grade, record_warehouse=False))
+    return executed.run_dir, executed.outcome
 
 
 def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue: str | None = None,
@@ -111,47 +98,45 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
               "last_good": sha256_file(last_good_path) if last_good_path else None}
     run_inputs = {**inputs.dbt_inputs(), "realism_target_grade": target_grade,
                   "realism_last_good_path": str(last_good_path or "")}
-    with new_run(runs_dir, "S1BCE", config) as run:
-        database = run.staging / "warehouse.duckdb"
-        gated = gate_in.build(run, inputs, run_inputs, checked, certifying=True)  # no certification on a non-PASS 1A
-        summary = gate_in.merged(gated, dbt_run_then_test(CERTIFY_SELECT, {}, database, run.staging / "dbt",
-                                                          exclude=gate_in.MODELS, inputs=run_inputs))
-        chain_failures = [node["name"] for node in test_statuses(summary)
-                          if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-", "P-"))]
-        if chain_failures:
-            raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
-        _export(database, run.results, {**EXPORTS, "realism_stability": "metric"})
-        _publish_sites(database, run, inputs)
-        progress.say("scoring the alternative 1A priors (sensitivity)")
-        alternatives = sensitivity.score_priors(run.staging / "sensitivity", database, inputs, seeds[0])
-        certificate = certificate_document(database, checked, inputs, alternatives)
-        (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
-        reached = certificate["reaches_target"]
-        run.record.update({"phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds), "target_grade": target_grade,
-                           "certified_grade": certificate["certified_grade"], "target_reached": reached,
-                           "parameter_hash": checked["parameter_hash"],
-                           "manifest_fingerprint": checked["manifest_fingerprint"]})
-        run.record_dbt(summary, select=CERTIFY_SELECT)
-        run.artifact("certificate_json", "results/certificate.json")
-        run.record["prior_sensitivity"] = [{key: row[key] for key in ("prior", "seed_grade", "plausibility_pass")}
-                                           for row in alternatives]
-        for table in [*EXPORTS, "realism_stability"]:
-            run.artifact(table, f"results/{table}.parquet")
-        return run.final, reached
+    executed = execute(RunSpec(
+        runs_dir, "SITES_1B_CERTIFY", "S1BCE", config, select=CERTIFY_SELECT, exclude=gate_in.MODELS,
+        inputs=run_inputs, dbt_mode="run_then_test",
+        first_step=lambda run: gate_in.build(run, inputs, run_inputs, checked, certifying=True),  # no certification on a non-PASS 1A
+        checks=_refuse_failed_chain, exports=_exports({**EXPORTS, "realism_stability": "metric"}),
+        outputs=lambda run, con: _certificate(run, con, inputs, checked), record_warehouse=False))
+    return executed.run_dir, executed.outcome
 
 
-def _publish_sites(database: Path, run, inputs: sources.SitesInputs) -> None:
-    """site_locations of every seed as GeoParquet, and a PNG map per seed (world + 3 largest countries)."""
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        runner.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
-    finally:
-        con.close()
+def _refuse_failed_chain(run, con) -> None:
+    """A placement gate (not a grading one) that did not pass: nothing is certified."""
+    chain_failures = [node["name"] for node in run.record["dbt"]["tests"]
+                      if node["status"] != "pass" and not (node["gate"] or "").startswith(("S-R-", "S-CERT-", "P-"))]
+    if chain_failures:
+        raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
 
 
-def certificate_document(database: Path, checked: dict, inputs: sources.SitesInputs, alternatives: list[dict]) -> dict:
+def _certificate(run, con, inputs: sources.SitesInputs, checked: dict) -> bool:
+    """GeoParquet and maps of every seed, the prior sensitivity and certificate.json; True when the target is reached."""
+    runner.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
+    progress.say("scoring the alternative 1A priors (sensitivity)")
+    alternatives = sensitivity.score_priors(run.staging / "sensitivity", run.staging / WAREHOUSE, inputs,
+                                            inputs.seeds[0])
+    certificate = certificate_document(con, checked, inputs, alternatives)
+    (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
+    run.record.update({"seeds": list(inputs.seeds), "target_grade": certificate["target_grade"],
+                       "certified_grade": certificate["certified_grade"],
+                       "target_reached": certificate["reaches_target"],
+                       "parameter_hash": checked["parameter_hash"],
+                       "manifest_fingerprint": checked["manifest_fingerprint"]})
+    run.artifact("certificate_json", "results/certificate.json")
+    run.record["prior_sensitivity"] = [{key: row[key] for key in ("prior", "seed_grade", "plausibility_pass")}
+                                       for row in alternatives]
+    return certificate["reaches_target"]
+
+
+def certificate_document(con, checked: dict, inputs: sources.SitesInputs, alternatives: list[dict]) -> dict:
     """certificate.json: deterministic (no timestamps, no paths) for the same inputs."""
-    summary = _rows(database, "select * from realism_certificate")[0]
+    summary = _rows(con, "select * from realism_certificate")[0]
     rank = {"NONE": 0, "B": 1, "B+": 2}
     seeds = list(inputs.seeds)
     return {
@@ -165,14 +150,14 @@ def certificate_document(database: Path, checked: dict, inputs: sources.SitesInp
         "target_grade": summary["target_grade"],
         "reaches_target": rank[summary["certified_grade"]] >= rank[summary["target_grade"]],
         "summary": summary,
-        "scorecards": _rows(database, "select * from realism_scorecard order by seed"),
-        "grades": _rows(database, "select * from realism_grades order by seed"),
-        "stability": _rows(database, "select * from realism_stability order by metric"),
-        "bootstrap_ci": _rows(database, "select * from realism_bootstrap_ci order by seed, metric"),
-        "gates": _rows(database, "select * from realism_gates order by grade, gate_id"),
-        "plausibility": _rows(database, "select * from realism_plausibility order by seed, check_id"),
-        "urban_balance": _rows(database, "select * from realism_urban_balance order by seed, country_iso"),
-        "bplus_frontier": _rows(database, FRONTIER_SQL),
+        "scorecards": _rows(con, "select * from realism_scorecard order by seed"),
+        "grades": _rows(con, "select * from realism_grades order by seed"),
+        "stability": _rows(con, "select * from realism_stability order by metric"),
+        "bootstrap_ci": _rows(con, "select * from realism_bootstrap_ci order by seed, metric"),
+        "gates": _rows(con, "select * from realism_gates order by grade, gate_id"),
+        "plausibility": _rows(con, "select * from realism_plausibility order by seed, check_id"),
+        "urban_balance": _rows(con, "select * from realism_urban_balance order by seed, country_iso"),
+        "bplus_frontier": _rows(con, FRONTIER_SQL),
         "prior_sensitivity": {"seed": seeds[0], "alternatives": alternatives},
     }
 

@@ -61,10 +61,5 @@ def check_tokens(receipt: dict, checked: dict) -> None:
                            f"({checked[key]}): an input file changed while the build ran")
 
 
-def merged(first: dict, second: dict) -> dict:
-    """One summary of the two dbt steps (nodes sorted by unique_id, as in each step's own summary)."""
-    return {**second, "nodes": sorted(first["nodes"] + second["nodes"], key=lambda node: node["unique_id"])}
-
-
 def run_results_paths(run) -> list[Path]:
     return [run.staging / "dbt" / "gate_in" / step / "run_results.json" for step in ("models", "test")]

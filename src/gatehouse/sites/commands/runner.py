@@ -3,9 +3,9 @@
 Order: check every input in Python first (policies, polygon file, user catalogue, 1A bundle: fast,
 named errors) and hash the sealed inputs into the lineage tokens that name the run; then build the
 gate-in models (catalogue, S0, 1A freeze guard: `gate_in.py`) and the rest of the dbt chain into the
-run's own DuckDB file, export `site_locations.parquet` in PK order and write the validation bundle. dbt_build raises on any
-failed gate, so the bundle and its `_passed.flag` exist only when every gate passed; on any failure
-the staging directory is removed and nothing is published.
+run's own DuckDB file (`runs.execute`), export `site_locations.parquet` in PK order and write the validation
+bundle. The build raises on any failed gate, so the bundle and its `_passed.flag` exist only when every gate
+passed; on any failure nothing is published.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
-
 from gatehouse import progress
-from gatehouse.dbt_invoke import dbt_build
-from gatehouse.runs import RunError, code_version, copy_to_parquet, new_run, sha256_file
+from gatehouse.runs import RunError, code_version, copy_to_parquet, sha256_file
+from gatehouse.runs.execute import RunSpec, execute
 from gatehouse.sites.outputs import bundle, geoparquet, maps
 from gatehouse.sites.commands import gate_in
 from gatehouse.sites.inputs import geodata, policy
@@ -100,41 +98,39 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
         "inputs": {row.asset_id: row.sha256_hex for row in sealed.itertuples(index=False)},
         "parameter_hash": checked["parameter_hash"], "manifest_fingerprint": checked["manifest_fingerprint"],
     }
-    with new_run(runs_dir, STAGE_TAG, config) as run:
-        database = run.staging / "warehouse.duckdb"
-        gated = gate_in.build(run, inputs, inputs.dbt_inputs(), checked, certifying=False)
-        summary = gate_in.merged(gated, dbt_build(SELECT, {}, database, run.staging / "dbt",
-                                                  exclude=EXCLUDE + gate_in.MODELS, inputs=inputs.dbt_inputs()))
-        con = duckdb.connect(str(database))
-        try:
-            receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
-            copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {PK}", run.staging / EGRESS_FILE)
-            tables = {name: con.execute(f"select * from {name} order by {order}").df()
-                      for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
-            counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "
-                                 "count(distinct legal_country_iso) as countries from site_locations").df().iloc[0]
-            write_geoparquet_and_maps(con, run, "", inputs.seeds, with_seed=False)
-        finally:
-            con.close()
-        counts = {key: int(value) for key, value in counts.items()}
-        bundle_dir = Path("validation") / f"manifest_fingerprint={checked['manifest_fingerprint']}"
-        flag = write_validation_bundle(run.staging / bundle_dir, run.run_id, inputs, checked, summary, tables, counts,
-                                       run.staging / EGRESS_FILE)
-        run.record.update({
-            "phase_id": PHASE_ID, "seeds": [inputs.seed], "parameter_hash": checked["parameter_hash"],
-            "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
-            "gate": {"status": receipt["gate_status"], "flag_sha256_hex": receipt["flag_sha256_hex"],
-                     "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
-            "inputs": _records(sealed), "counts": counts, "dependencies": [],
-            "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
-            "state_seconds": state_seconds([*gate_in.run_results_paths(run), run.staging / "dbt" / "run_results.json"]),
-        })
-        run.record_dbt(summary, select=SELECT, inputs=inputs.dbt_inputs())
-        run.artifact("site_locations_parquet", EGRESS_FILE)
-        run.artifact("warehouse_duckdb", "warehouse.duckdb")
-        for path in sorted((run.staging / bundle_dir).iterdir()):
-            run.artifact(f"validation/{path.name}", (bundle_dir / path.name).as_posix())
-        return run.final
+    dbt_inputs = inputs.dbt_inputs()
+    return execute(RunSpec(
+        runs_dir, PHASE_ID, STAGE_TAG, config, select=SELECT, exclude=EXCLUDE + gate_in.MODELS, inputs=dbt_inputs,
+        first_step=lambda run: gate_in.build(run, inputs, dbt_inputs, checked, certifying=False),
+        outputs=lambda run, con: _publish_placement(run, con, inputs, checked))).run_dir
+
+
+def _publish_placement(run, con, inputs: sources.SitesInputs, checked: dict) -> None:
+    """site_locations (parquet, GeoParquet, maps) and the S9 validation bundle of a run whose gates all passed."""
+    receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
+    copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {PK}", run.staging / EGRESS_FILE)
+    tables = {name: con.execute(f"select * from {name} order by {order}").df()
+              for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
+    counts = con.execute("select count(*) as sites, count(distinct (merchant_id, legal_country_iso)) as pairs, "
+                         "count(distinct legal_country_iso) as countries from site_locations").df().iloc[0]
+    write_geoparquet_and_maps(con, run, "", inputs.seeds, with_seed=False)
+    counts = {key: int(value) for key, value in counts.items()}
+    bundle_dir = Path("validation") / f"manifest_fingerprint={checked['manifest_fingerprint']}"
+    gates = [node for node in run.record["dbt"]["tests"] if node["unique_id"].startswith("test.")]
+    flag = write_validation_bundle(run.staging / bundle_dir, run.run_id, inputs, checked, gates, tables, counts,
+                                   run.staging / EGRESS_FILE)
+    run.record.update({
+        "seeds": [inputs.seed], "parameter_hash": checked["parameter_hash"],
+        "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
+        "gate": {"status": receipt["gate_status"], "flag_sha256_hex": receipt["flag_sha256_hex"],
+                 "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
+        "inputs": _records(checked["sealed"]), "counts": counts, "dependencies": [],
+        "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
+        "state_seconds": state_seconds([*gate_in.run_results_paths(run), run.staging / "dbt" / "run_results.json"]),
+    })
+    run.artifact("site_locations_parquet", EGRESS_FILE)
+    for path in sorted((run.staging / bundle_dir).iterdir()):
+        run.artifact(f"validation/{path.name}", (bundle_dir / path.name).as_posix())
 
 
 def write_geoparquet_and_maps(con, run, folder: str, seeds, with_seed: bool) -> None:
@@ -184,9 +180,10 @@ def _state_of(unique_id: str, nodes: dict) -> str:
 # Validation bundle
 
 
-def write_validation_bundle(directory: Path, run_id: str, inputs: sources.SitesInputs, checked: dict, summary: dict,
-                            tables: dict, counts: dict, egress: Path) -> str:
-    """The S9 bundle; no timestamps or absolute paths, so equal inputs give a byte-equal bundle and flag."""
+def write_validation_bundle(directory: Path, run_id: str, inputs: sources.SitesInputs, checked: dict,
+                            tests: list[dict], tables: dict, counts: dict, egress: Path) -> str:
+    """The S9 bundle; no timestamps or absolute paths, so equal inputs give a byte-equal bundle and flag.
+    `tests`: the status of every gate of the build (run record form)."""
     sealed = checked["sealed"]
     members = [{"asset_id": row.asset_id, "name": row.name, "sha256_hex": row.sha256_hex,
                 "token_hex": lineage.member_token(lineage.Member(row.name, row.sha256_hex)).hex()}
@@ -194,8 +191,7 @@ def write_validation_bundle(directory: Path, run_id: str, inputs: sources.SitesI
     parameters = [m for m, role in zip(members, sealed["role"]) if role == "parameter"]
     artefacts = [m for m, role in zip(members, sealed["role"]) if role == "artefact"]
     egress_sha = sha256_file(egress)
-    gates = [{key: node[key] for key in ("name", "gate", "status", "failures")}
-             for node in summary["nodes"] if node["unique_id"].startswith("test.")]
+    gates = [{key: node[key] for key in ("name", "gate", "status", "failures")} for node in tests]
     documents = {
         "MANIFEST.json": {"segment": "1B", "run_id": run_id, "seed": inputs.seed,
                           "parameter_hash": checked["parameter_hash"],
