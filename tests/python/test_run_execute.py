@@ -65,7 +65,7 @@ def test_execute_builds_exports_records_and_publishes(tmp_path, fake_dbt):
         "squares_parquet", "big_parquet", "total_txt", "warehouse_duckdb"]
     for item in record["artifact_index"]:
         assert item["sha256"] == sha256_file(done.run_dir / item["relative_path"])
-    assert record["dbt"] == {"invocation_id": "inv-1", "select": ["+squares"], "tests": [
+    assert record["dbt"] == {"invocation_id": "inv-1", "select": ["+squares"], "inputs": {"x": "1"}, "tests": [
         {"name": "gate_y", "unique_id": "test.gatehouse.gate_y.1", "status": "pass", "failures": 0, "gate": "G-Y"}]}
 
 
@@ -105,3 +105,25 @@ def test_an_unknown_dbt_mode_is_refused_before_a_run_exists(tmp_path, fake_dbt):
     with pytest.raises(ValueError, match="dbt_mode 'test'"):
         execute(spec(tmp_path, dbt_mode="test"))
     assert nothing_published(tmp_path / "runs")
+
+
+def test_a_first_step_runs_before_the_build_and_both_are_recorded(tmp_path, fake_dbt):
+    gate_in = {"invocation_id": "inv-0", "nodes": [
+        {"unique_id": "test.gatehouse.gate_a.0", "name": "gate_a", "status": "pass", "failures": 0, "gate": "G-A"}]}
+
+    def first_step(run):
+        assert fake_dbt == [] and run.staging.is_dir()
+        return gate_in
+
+    record = json.loads((execute(spec(tmp_path, first_step=first_step)).run_dir / "run_record.json").read_text())
+    assert record["dbt"]["invocation_id"] == "inv-1"
+    assert [test["name"] for test in record["dbt"]["tests"]] == ["gate_a", "gate_y"]
+
+
+def test_a_refusing_first_step_builds_nothing_else_and_publishes_nothing(tmp_path, fake_dbt):
+    def first_step(run):
+        raise RunError("1A freeze guard FAIL")
+
+    with pytest.raises(RunError, match="1A freeze guard FAIL"):
+        execute(spec(tmp_path, first_step=first_step))
+    assert fake_dbt == [] and nothing_published(tmp_path / "runs")
