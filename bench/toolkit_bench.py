@@ -179,7 +179,7 @@ def markdown(ratios: list[dict], commands: list[dict], facts: dict, command: str
              "writes them. Seconds are wall clock, in brackets CPU seconds (user + system) of the child's tree; "
              "peak RSS is the largest process of the tree (wait4). Both builds start from one cached dbt partial parse, "
              "as the CLI's runs do. The fastest of the alternating attempts counts "
-             "(all listed). Other helpers' jobs shared the 2-core machine during the run, so timings are noisy.", "",
+             "(all listed). The machine's other load is not controlled, so timings are noisy.", "",
              "| events | sequences | plain s | full s | full / plain (wall) | full / plain (CPU) | target | attempts plain / full |",
              "|---:|---:|---:|---:|---:|---:|---|---|"]
     for result in ratios:
