@@ -162,8 +162,8 @@ def markdown(results: dict, command: str) -> str:
                       f"one way in), certified in the same bench run, alternating, fastest of "
                       f"{len(certified['attempts']['current'])} each: **{certified['baseline_seconds']} s before, "
                       f"{certified['seconds']} s now, {certified['saved_share']:.0%} less wall time** (issue #12 "
-                      "target: at least 30 % less). All attempts are in the results JSON. Other work shared the "
-                      "machine, so timings are noisy."]
+                      "target: at least 30 % less). All attempts are in the results JSON. The machine's other load "
+                      "is not controlled, so timings are noisy."]
     return "\n".join(lines) + "\n"
 
 
