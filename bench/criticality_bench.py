@@ -447,7 +447,7 @@ def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, 
                   f"Linux {facts['kernel']}; Python {facts['python']}, DuckDB {facts['duckdb']}, dbt-core "
                   f"{facts['dbt-core']}, dbt-duckdb {facts['dbt-duckdb']}, numpy {facts['numpy']}, numba {facts['numba']}, pandas "
                   f"{facts['pandas']}, pyarrow {facts['pyarrow']}. DuckDB settings (profiles/profiles.yml, target dev): "
-                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. Other work shared the machine "
+                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. The machine's other load is not controlled "
                   f"(1-minute load average at the end of the counted pipeline attempts: "
                   f"{_loads(results)}), "
                   "so timings are noisy.", "", f"Code: {facts.get('code', 'unknown')}. Command: `{command}`", "",
