@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
+from bench.sections import write_section
 from gatehouse.criticality import synthetic
 from gatehouse.project import canon, project_dir
 
@@ -455,17 +456,6 @@ def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, 
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the bench's block between the markers (text around it is kept), or append a new section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Criticality (Phase 2)\n\n" + section
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", nargs="+", default=["1e6", "1e7", "1e8"], help="sizes, e.g. 1e6 1e7 1e8")
@@ -493,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
                            pipeline_src, saved.get("default"))
         print(section)
         if args.markdown:
-            write_section(args.markdown, section)
+            write_section(args.markdown, section, SECTION_START, SECTION_END, "## Criticality (Phase 2)")
         return 0
     command = ".venv/bin/python -m bench.criticality_bench " + " ".join(argv if argv is not None else sys.argv[1:])
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -528,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         section = markdown(results, facts, command, output["memory_limit"], args.repeat, args.pipeline_src, default)
         print(section)
         if args.markdown:
-            write_section(args.markdown, section)
+            write_section(args.markdown, section, SECTION_START, SECTION_END, "## Criticality (Phase 2)")
     failed = any(result[name]["returncode"] != 0 for result in results for name in CONTENDERS) or \
         bool(default and default["default"]["returncode"] != 0)
     return 1 if failed else 0

@@ -36,6 +36,7 @@ import duckdb
 
 from bench.criticality_bench import BIN, PROJECT_DIR, _gib, _memory_limit_setting, _warm, \
     generate_files, machine_facts, measure
+from bench.sections import write_section
 from gatehouse.criticality import figures, phase2_outputs, synthetic
 
 SECTION_START, SECTION_END = "<!-- toolkit-bench:begin -->", "<!-- toolkit-bench:end -->"
@@ -214,20 +215,6 @@ def markdown(ratios: list[dict], commands: list[dict], facts: dict, command: str
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the bench's block between the markers, or append it under the Criticality heading's end."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
-    elif "\n## Site placement" in text:
-        head, rest = text.split("\n## Site placement", 1)
-        text = head.rstrip("\n") + "\n\n" + section + "\n## Site placement" + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", nargs="*", default=["1e7"], help="sizes for the plain/full ratio")
@@ -273,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(ratios, commands, facts, command, output["memory_limit"])
     print(section)
     if args.markdown:
-        write_section(args.markdown, section)
+        write_section(args.markdown, section, SECTION_START, SECTION_END, "## Criticality toolkit")
     failed = any(result[name]["returncode"] != 0 for result in ratios for name in ("plain", "full")) or any(
         result["command"]["returncode"] != 0 for result in commands)
     return 1 if failed else 0

@@ -49,6 +49,9 @@ STEPS = {
     "make build": Step("make build"),
     "make test": Step(skip="this doc test is the last step of `make test` itself"),
     "make bench": Step(skip="tens of minutes of timing; its commands are in BENCHMARKS.md and not tests"),
+    "make test-spark": Step(skip="its own CI step after `make test` (.ci/run); minutes of Spark builds"),
+    ".venv/bin/python -m gatehouse.spark.dbt build --target spark --select criticality":
+        Step(skip="needs the spark extra, which `make test` does not install; `make test-spark` runs these builds"),
     ".venv/bin/python -c \"import duckdb; print(duckdb.connect('data/gatehouse.duckdb', read_only=True)"
     ".sql('select * from gstar'))\"":
         Step(".venv/bin/python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True)"

@@ -52,20 +52,24 @@ class Build:
         return {path.name: pq.read_table(path).to_pandas() for path in sorted(schema.iterdir()) if path.is_dir()}
 
 
-def dbt_build(engine: str, folder: Path, variables: dict, select: list[str]) -> Build:
-    """`dbt build` of `select` with `variables` on `engine`; dbt's output is kept for failure messages."""
+def dbt_build(engine: str, folder: Path, variables: dict, select: list[str], exclude: list[str] = (),
+              duckdb_target: str = "ci", environment: dict | None = None) -> Build:
+    """`dbt build` of `select` (minus `exclude`) with `variables` on `engine` (DuckDB: `duckdb_target` of
+    profiles.yml), `environment` added to this process's; dbt's output is kept for failure messages."""
     project = project_dir()
     folder.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, PROJECT_ENV: str(project), "DBT_PROFILES_DIR": str(project / "profiles"),
                    "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false", "GATEHOUSE_DB": str(folder / "build.duckdb"),
                    "SPARK_LOCAL_IP": "127.0.0.1", "GATEHOUSE_SPARK_WAREHOUSE": str(folder / "warehouse"),
-                   "GATEHOUSE_SPARK_SCHEMA": SPARK_SCHEMA}
+                   "GATEHOUSE_SPARK_SCHEMA": SPARK_SCHEMA, **(environment or {})}
     if engine == "spark":
         command, target = [sys.executable, "-m", "gatehouse.spark.dbt"], "spark"
     else:
-        command, target = [str(Path(sys.executable).with_name("dbt"))], "ci"
+        command, target = [str(Path(sys.executable).with_name("dbt"))], duckdb_target
     command += ["build", "--project-dir", str(project), "--target", target, "--target-path", str(folder / "target"),
                 "--log-path", str(folder / "logs"), "--vars", json.dumps(variables), "--select", *select]
+    if exclude:
+        command += ["--exclude", *exclude]
     # the Derby metastore of the local session lands in the working directory
     done = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True)
     return Build(engine, folder, done.returncode, done.stdout + done.stderr)

@@ -31,8 +31,13 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals (DuckDB ENUMs) as strings, so both engines' frames have the same kinds of columns."""
-    return frame.astype({name: object for name, kind in frame.dtypes.items() if isinstance(kind, pd.CategoricalDtype)})
+    """Categoricals (DuckDB ENUMs) as strings and blobs (DuckDB bytearray) as bytes, so both engines' frames
+    have the same kinds of columns."""
+    frame = frame.astype({name: object for name, kind in frame.dtypes.items() if isinstance(kind, pd.CategoricalDtype)})
+    blobs = [name for name in frame.columns if frame[name].dtype == object
+             and frame[name].map(lambda value: isinstance(value, (bytearray, memoryview))).any()]
+    return frame.assign(**{name: frame[name].map(lambda value: bytes(value) if isinstance(value, (bytearray, memoryview))
+                                                 else value) for name in blobs})
 
 
 def _is_float(series: pd.Series) -> bool:

@@ -36,6 +36,6 @@ def small_spikes():
 def output_dir(tmp_path_factory) -> Path:
     """Where the builds and the comparison report go: $GATEHOUSE_SPARK_TEST_OUT, else a pytest temp folder."""
     explicit = os.environ.get("GATEHOUSE_SPARK_TEST_OUT")
-    folder = Path(explicit) if explicit else tmp_path_factory.mktemp("spark")
+    folder = Path(explicit).resolve() if explicit else tmp_path_factory.mktemp("spark")  # dbt runs elsewhere
     folder.mkdir(parents=True, exist_ok=True)
     return folder

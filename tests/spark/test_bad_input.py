@@ -1,7 +1,9 @@
-"""Hostile Phase 2 inputs (cases of tests/python/criticality/test_hostile_inputs.py) refused on the spark target
-with the same named error as on DuckDB: the same failing model and the same line (file, column, problem)
-that the CLI shows, not a Spark or worker traceback. The two cases take the two Spark-only routes of pass 1:
-a problem found by the kernel inside a partition, and the grouped duplicate check (a Spark aggregation)."""
+"""Hostile inputs refused on the spark target with the same named error as on DuckDB: the same failing model
+and the same line (file, column, problem) that the CLI shows, not a Spark or worker traceback.
+
+Phase 2 (cases of tests/python/criticality/test_hostile_inputs.py): the two Spark-only routes of pass 1, a
+problem found by the kernel inside a partition and the grouped duplicate check (a Spark aggregation).
+Segment 1B (cases of tests/python/sites/test_sources.py): a user 1A catalogue with a code outside ISO 3166."""
 
 import re
 
@@ -42,11 +44,26 @@ def test_bad_input_gives_the_same_named_error_on_spark(case, small_spikes, outpu
     events, summaries = events.reset_index(drop=True), summaries.reset_index(drop=True)
     variables = {**write_spike_inputs(output_dir / "hostile" / case, mutate_events(events.copy()), summaries),
                  "model_roles": ["INSTRUCT"]}
+    assert_same_named_error(output_dir / "hostile" / case, variables, SELECT, model, pattern)
+
+
+def test_bad_catalogue_gives_the_same_named_error_on_spark(output_dir):
+    folder = output_dir / "hostile" / "catalogue_unknown_iso"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [(1, "DE", "DE", 1), (1, "DE", "FR", 1), (2, "LU", "LU", 1), (3, "ZZ", "ZZ", 1)]
+    pd.DataFrame(rows, columns=["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]).to_parquet(
+        folder / "catalogue.parquet", index=False)
+    assert_same_named_error(folder, {"sites_outlet_catalogue_path": str(folder / "catalogue.parquet")},
+                            ["+raw_1a__outlet_catalogue"], "raw_1a__outlet_catalogue",
+                            r"E302_UNKNOWN_ISO: .*catalogue\.parquet: column legal_country_iso .*\['ZZ'\]")
+
+
+def assert_same_named_error(folder, variables: dict, select: list[str], model: str, pattern: str) -> None:
     errors = {}
     for engine in ("duckdb", "spark"):
-        build = dbt_build(engine, output_dir / "hostile" / case / engine, variables, SELECT)
+        build = dbt_build(engine, folder / engine, variables, select)
         failed = build.failed()
-        assert build.returncode != 0 and failed, f"{engine} accepted {case}:\n{build.output[-2000:]}"
+        assert build.returncode != 0 and failed, f"{engine} accepted {folder.name}:\n{build.output[-2000:]}"
         assert [result["unique_id"].split(".")[-1] for result in failed] == [model], (engine, failed)
         errors[engine] = _essential(failed[0]["message"])
     assert re.search(pattern, errors["duckdb"]), errors["duckdb"]
