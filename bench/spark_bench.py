@@ -119,9 +119,14 @@ def run_build(workload: dict, engine: str, master: str | None, folder: Path) -> 
     return result
 
 
-def cluster_estimate(workload: dict, runs: dict) -> dict:
-    """A 1e10-event grid, scaled linearly in events from the local[2] run of `workload` (Phase 2)."""
-    spark = runs["spark local[2]"]
+def cluster_estimate_of(results: list[dict]) -> dict | None:
+    """A 1e10-event grid, scaled linearly in events from the local[2] run of the largest Phase 2 workload."""
+    phase2 = [workload for workload in results if workload["kind"] == "phase2"]
+    return cluster_estimate(max(phase2, key=lambda workload: workload["events"])) if phase2 else None
+
+
+def cluster_estimate(workload: dict) -> dict:
+    spark = workload["runs"]["spark local[2]"]
     scale = TARGET_EVENTS / workload["events"]
     shuffle = spark["shuffle_bytes"] * scale
     partitions = max(1, math.ceil(shuffle / SHUFFLE_PER_TASK))
@@ -144,7 +149,7 @@ def _row(label: str, name: str, run: dict, duckdb_seconds: float) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
-def markdown(results: list[dict], estimate: dict | None, facts: dict, command: str) -> str:
+def markdown(results: list[dict], estimate: dict | None, facts: dict, command: str, pending: list[str]) -> str:
     lines = [SECTION_START, "### DuckDB and Spark on the same data (written by the bench)", "",
              f"Command: `{command}`. Machine: {facts['affinity']} cores, {_gib(facts['mem_total_bytes'])} GiB, "
              f"code {facts['code']}. "
@@ -159,6 +164,8 @@ def markdown(results: list[dict], estimate: dict | None, facts: dict, command: s
         speedup = runs["spark local[1]"]["seconds"] / runs["spark local[2]"]["seconds"]
         lines.append(f"| {workload['label']} | **speed-up local[1] → local[2]** | {speedup:.2f}× |" + " |" * 8)
     lines += [""]
+    if pending:
+        lines += ["Not measured (the run was stopped before them): " + "; ".join(pending) + ".", ""]
     if estimate:
         lines += [f"**A {estimate['events']:.0e}-event grid on a cluster**, scaled linearly in events from the local[2] "
                   f"run at {estimate['from_events']:.2e} events (the event passes are per sequence, so work, "
@@ -191,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python -m bench.spark_bench " + " ".join(argv if argv is not None else sys.argv[1:])
     args.workdir.mkdir(parents=True, exist_ok=True)
     args.events_workdir.mkdir(parents=True, exist_ok=True)
-    workloads = ([phase2_workload(int(float(size)), args.events_workdir) for size in args.events]
-                 + [sites_workload(float(size), args.workdir) for size in args.sites])
+    workloads = ([sites_workload(float(size), args.workdir) for size in args.sites]
+                 + [phase2_workload(int(float(size)), args.events_workdir) for size in args.events])
     results = []
     for index, workload in enumerate(workloads):
         runs = {}
@@ -202,12 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             runs[run["engine"]] = run
         results.append({**workload, "runs": runs})
         (args.workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    phase2 = [workload for workload in results if workload["kind"] == "phase2"]
-    estimate = cluster_estimate(phase2[-1], phase2[-1]["runs"]) if phase2 else None
-    section = markdown(results, estimate, machine_facts(), command)
+        # written after every workload, so a stopped run still leaves what it measured (and says what is missing)
+        section = markdown(results, cluster_estimate_of(results), machine_facts(), command,
+                           [item["label"] for item in workloads[index + 1:]])
+        if args.markdown:
+            write_section(args.markdown, section, SECTION_START, SECTION_END, "## Apache Spark (issue 13)")
     print(section)
-    if args.markdown:
-        write_section(args.markdown, section, SECTION_START, SECTION_END, "## Apache Spark (issue 13)")
     failed = any(run["returncode"] != 0 for workload in results for run in workload["runs"].values())
     return 1 if failed else 0
 

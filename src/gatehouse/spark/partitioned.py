@@ -7,6 +7,7 @@ own ids, geometry of its own country), so the union over groups is the whole-tab
 
 from __future__ import annotations
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, functions
 from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -17,9 +18,16 @@ def per_group(frame: DataFrame, keys: list[str], step, sample_order: str) -> Dat
     """step(pandas rows of one group) -> pandas frame, for every group of `keys`. The output schema is
     that of step on one group, run here first: the first group by `sample_order` (pick a cheap one)."""
     sample_key = frame.orderBy(functions.expr(sample_order)).select(*keys).limit(1)
-    schema = plain_arrow(step(frame.join(sample_key, keys).toArrow().to_pandas())).schema
+    schema = _widest_decimals(plain_arrow(step(frame.join(sample_key, keys).toArrow().to_pandas())).schema)
 
     def run(rows):
         return plain_arrow(step(rows.to_pandas())).cast(schema)
 
     return frame.groupBy(*keys).applyInArrow(run, from_arrow_schema(schema))
+
+
+def _widest_decimals(schema: pa.Schema) -> pa.Schema:
+    """Decimals at Spark's largest precision: pandas gives Decimal objects, and Arrow sizes a decimal by the
+    values it sees, so the sample group's precision (seed 7: 1 digit) would not hold another group's (101)."""
+    return pa.schema([pa.field(field.name, pa.decimal128(38, field.type.scale))
+                      if pa.types.is_decimal(field.type) else field for field in schema])

@@ -17,6 +17,7 @@ from gatehouse.runs.execute import WAREHOUSE, Export, RunSpec, execute
 from gatehouse.sites.inputs.policy import outlet_policy_path
 from gatehouse.sites.commands import gate_in, runner, sensitivity
 from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.outputs.records import json_records
 
 GRADES = ("B", "B+")
 SCORE_SELECT, CERTIFY_SELECT = ["+tag:realism"], ["+tag:sites"]
@@ -41,7 +42,7 @@ def _check_grade(target_grade: str) -> str:
 
 
 def _rows(con, sql: str) -> list[dict]:
-    return json.loads(con.execute(sql).df().to_json(orient="records"))
+    return json_records(con.execute(sql).df())
 
 
 def _exports(tables: dict) -> list[Export]:

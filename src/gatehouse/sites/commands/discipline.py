@@ -29,6 +29,7 @@ from gatehouse.runs.pointers import complete_record, lock_path, phase_of, pointe
 from gatehouse.sites.inputs import freeze
 from gatehouse.sites.commands import runner
 from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.outputs.records import json_records
 
 CERTIFY_PHASE = "SITES_1B_CERTIFY"
 LOCK_VERSION = "gatehouse.sites.lock.v1"
@@ -149,7 +150,7 @@ def lock_document(record: dict, certificate: dict, checked: dict, witness: dict,
         "freeze_guard": {"authority": freeze.frozen_authority_path().name,
                          "authority_sha256": sha256_file(freeze.frozen_authority_path()),
                          "certification_build": freeze_guard_verdict(folder / "warehouse.duckdb")},
-        "scorecard": json.loads(scorecard.to_json(orient="records")),
+        "scorecard": json_records(scorecard),
         "scorecard_file": f"{record['run_id']}.realism_scorecard.parquet",
         "scorecard_sha256": sha256_file(folder / SCORECARD_FILE),
         "witness": witness,

@@ -19,6 +19,7 @@ from gatehouse import progress
 from gatehouse.runs import RunError, code_version, copy_to_parquet, sha256_file
 from gatehouse.runs.execute import RunSpec, execute
 from gatehouse.sites.outputs import bundle, geoparquet, maps
+from gatehouse.sites.outputs.records import json_records
 from gatehouse.sites.commands import gate_in
 from gatehouse.sites.inputs import geodata, policy
 from gatehouse.sites.kernels import lineage
@@ -107,7 +108,7 @@ def run_sites(runs_dir: Path, inputs: sources.SitesInputs) -> Path:
 
 def _publish_placement(run, con, inputs: sources.SitesInputs, checked: dict) -> None:
     """site_locations (parquet, GeoParquet, maps) and the S9 validation bundle of a run whose gates all passed."""
-    receipt = _records(con.execute("select * from s0_gate_receipt").df())[0]
+    receipt = json_records(con.execute("select * from s0_gate_receipt").df())[0]
     copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {PK}", run.staging / EGRESS_FILE)
     tables = {name: con.execute(f"select * from {name} order by {order}").df()
               for name, order in (("s9_rng_accounting", "state"), ("s9_egress_checksums", "legal_country_iso"))}
@@ -124,7 +125,7 @@ def _publish_placement(run, con, inputs: sources.SitesInputs, checked: dict) -> 
         "manifest_fingerprint": checked["manifest_fingerprint"], "code_version": checked["commit"],
         "gate": {"status": receipt["gate_status"], "flag_sha256_hex": receipt["flag_sha256_hex"],
                  "upstream_manifest_fingerprint": receipt["upstream_manifest_fingerprint"]},
-        "inputs": _records(checked["sealed"]), "counts": counts, "dependencies": [],
+        "inputs": json_records(checked["sealed"]), "counts": counts, "dependencies": [],
         "validation": {"bundle": bundle_dir.as_posix(), "passed_flag_sha256_hex": flag},
         "state_seconds": state_seconds([*gate_in.run_results_paths(run), run.staging / "dbt" / "run_results.json"]),
     })
@@ -207,20 +208,16 @@ def write_validation_bundle(directory: Path, run_id: str, inputs: sources.SitesI
             "members": sorted(artefacts, key=lambda m: m["name"]), "code_version": checked["commit"],
             "commit_32_hex": lineage.commit_bytes(checked["commit"]).hex(),
             "parameter_hash": checked["parameter_hash"]},
-        "rng_accounting.json": {"states": _records(tables["s9_rng_accounting"])},
+        "rng_accounting.json": {"states": json_records(tables["s9_rng_accounting"])},
         "egress_checksums.json": {"files": [{"path": EGRESS_FILE, "sha256_hex": egress_sha,
                                              "bytes": egress.stat().st_size}],
                                   "composite_sha256_hex": hashlib.sha256(bytes.fromhex(egress_sha)).hexdigest(),
-                                  "content": _records(tables["s9_egress_checksums"])},
+                                  "content": json_records(tables["s9_egress_checksums"])},
         "s9_summary.json": {"passed": all(g["status"] == "pass" for g in gates), "counts": counts, "gates": gates},
     }
     files = {name: (json.dumps(document, indent=2, sort_keys=True, default=_plain) + "\n").encode()
              for name, document in documents.items()}
     return bundle.write_bundle(directory, files)
-
-
-def _records(frame) -> list[dict]:
-    return json.loads(frame.to_json(orient="records"))
 
 
 def _plain(value):

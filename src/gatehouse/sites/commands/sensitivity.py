@@ -14,7 +14,6 @@ which is removed once its grades are read; its dbt logs stay in the run director
 
 from __future__ import annotations
 
-import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ from gatehouse.dbt_invoke import dbt_models
 from gatehouse.runs import sha256_file
 from gatehouse.sites.inputs import policy
 from gatehouse.sites.dbt_steps import sources
+from gatehouse.sites.outputs.records import json_records
 
 ALTERNATIVE_PRIORS = {  # name -> 1A outlet policy file in the default policy directory
     "population_proportional": "outlets_1a_population_proportional.yaml",
@@ -78,7 +78,7 @@ def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inp
                inputs={**alternative.dbt_inputs(), "realism_target_grade": "B"})
     con = duckdb.connect(str(database), read_only=True)
     try:
-        graded = json.loads(con.execute(GRADE_SQL).df().to_json(orient="records"))[0]
+        graded = json_records(con.execute(GRADE_SQL).df())[0]
     finally:
         con.close()
     database.unlink()

@@ -139,9 +139,7 @@ def alloc_plan(requirements: pd.DataFrame, tile_weights_table: pd.DataFrame, all
     pairs = (requirements.rename(columns={"legal_country_iso": "country_iso"})
              [["merchant_id", "country_iso", "n_sites"]])
     used = tile_weights_table[tile_weights_table["country_iso"].isin(pairs["country_iso"].unique())]
-    untiled = sorted(set(pairs["country_iso"]) - set(used["country_iso"]))
-    if untiled:
-        raise RequirementsError(f"E303_COUNTRY_WITHOUT_TILES: s2_tile_weights has no tiles for {untiled[:10]}")
+    require_tiles(pairs["country_iso"], used["country_iso"])
     dp = int(used["dp"].iloc[0]) if len(used) else 0
     plan, accounting = alloc.allocate_pairs(pairs, used[["country_iso", "tile_id", "weight_fp"]], 10**dp, seed,
                                             fingerprint, alloc_policy["mode"], return_rng_accounting=True,
@@ -149,6 +147,14 @@ def alloc_plan(requirements: pd.DataFrame, tile_weights_table: pd.DataFrame, all
     plan = plan.merge(accounting.rename(columns={"blocks": "pair_rng_blocks", "shortfall": "pair_shortfall"}),
                       on=["merchant_id", "country_iso"])
     return plan.rename(columns={"country_iso": "legal_country_iso"})
+
+
+def require_tiles(pair_countries, tiled_countries) -> None:
+    """E303 when a pair's legal country has no S2 tile weights (checked once for all pairs, so every engine
+    names the same countries)."""
+    untiled = sorted(set(pair_countries) - set(tiled_countries))
+    if untiled:
+        raise RequirementsError(f"E303_COUNTRY_WITHOUT_TILES: s2_tile_weights has no tiles for {untiled[:10]}")
 
 
 def site_assignment(plan: pd.DataFrame, seed: int, fingerprint: str) -> pd.DataFrame:
