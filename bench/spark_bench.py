@@ -74,14 +74,15 @@ def spark_conf_dir(folder: Path) -> Path:
     (folder / "eventlog").mkdir(parents=True, exist_ok=True)
     (folder / "conf").mkdir(exist_ok=True)
     (folder / "conf" / "spark-defaults.conf").write_text(
-        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{folder / 'eventlog'}\n")
+        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{folder / 'eventlog'}\n"
+        "spark.eventLog.compress false\nspark.eventLog.rolling.enabled false\n")  # one plain JSON-lines file
     return folder / "conf"
 
 
 def task_metrics(eventlog: Path) -> dict:
     """Tasks, shuffle bytes written, peak execution memory of one task, longest task, from Spark's event log."""
     tasks, shuffle, peak_memory, longest = 0, 0, 0, 0.0
-    for path in eventlog.iterdir():
+    for path in (path for path in eventlog.rglob("*") if path.is_file() and not path.name.startswith((".", "app"))):
         for line in path.read_text().splitlines():
             event = json.loads(line)
             if event.get("Event") != "SparkListenerTaskEnd" or "Task Metrics" not in event:
