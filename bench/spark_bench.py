@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args.events_workdir.mkdir(parents=True, exist_ok=True)
     workloads = ([sites_workload(float(size), args.workdir) for size in args.sites]
                  + [phase2_workload(int(float(size)), args.events_workdir) for size in args.events])
-    results = []
+    facts, results = machine_facts(), []  # before the first write of BENCHMARKS.md makes the tree dirty
     for index, workload in enumerate(workloads):
         runs = {}
         for engine, master in ENGINES:
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({**workload, "runs": runs})
         (args.workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         # written after every workload, so a stopped run still leaves what it measured (and says what is missing)
-        section = markdown(results, cluster_estimate_of(results), machine_facts(), command,
+        section = markdown(results, cluster_estimate_of(results), facts, command,
                            [item["label"] for item in workloads[index + 1:]])
         if args.markdown:
             write_section(args.markdown, section, SECTION_START, SECTION_END, "## Apache Spark (issue 13)")
