@@ -8,8 +8,9 @@ Phase 2: `dbt build -s criticality` (every gate) on the events of bench.critical
 one model role, reused when already generated). Segment 1B: what `gatehouse sites run` builds (tag:sites
 minus tag:realism) for one seed, on the 1A surrogate scaled as in bench.sites_bench. The builds go through
 tests/spark/builds.py, the harness of `make test-spark`; DuckDB uses the `dev` target (16 GB limit), Spark
-the `spark` target with GATEHOUSE_SPARK_MASTER set. Spark's task metrics (shuffle bytes written, peak
-execution memory per task, tasks) come from its event log, switched on through SPARK_CONF_DIR.
+the `spark` target with GATEHOUSE_SPARK_MASTER set and 8g of driver memory. Spark's task metrics (shuffle
+bytes written, peak execution memory per task, tasks) come from its event log, switched on through
+SPARK_CONF_DIR.
 """
 
 from __future__ import annotations
