@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -157,16 +157,17 @@ def test_ctrl_c_exits_130_with_one_line_and_removes_the_staging_directory(tmp_pa
 
 
 def start_gain_grid_mid_build(runs_dir: Path) -> subprocess.Popen:
-    """A `phase2 gain-grid` CLI process in its own session, returned once its dbt build is under way."""
+    """A `phase2 gain-grid` CLI process in its own session, returned once its dbt build is under way: after the
+    first progress line of a finished dbt node (the on-run-start hook, with the slowest model, ~5 s, still
+    ahead). Waiting for files under the staging folder instead was flaky: with a cached parse they can appear
+    only when the build is already over."""
     process = subprocess.Popen([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir",
                                 str(runs_dir)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not any(runs_dir.glob(".staging-*/dbt/*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert process.poll() is None, "the build ended before it could be stopped"
-    time.sleep(1.0)  # let dbt get going
-    return process
+    for line in process.stderr:
+        if re.search(r"\] \d+ of \d+ ", line):
+            return process
+    raise AssertionError(f"the build ended before it could be stopped (exit {process.wait()})")
 
 
 def test_a_real_sigint_during_the_dbt_build_leaves_nothing(tmp_path):
