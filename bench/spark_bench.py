@@ -147,7 +147,8 @@ def cluster_estimate_of(results: list[dict]) -> dict | None:
             "marginal": small is not None, "shuffle_bytes": shuffle,
             "input_bytes": per_event(lambda workload: workload["input_bytes"]) * TARGET_EVENTS,
             "partitions": max(1, math.ceil(shuffle / SHUFFLE_PER_TASK)),
-            "peak_task_memory_bytes": max(spark(workload)["peak_task_memory_bytes"] for workload in phase2),
+            "peak_task_memory_bytes": max(run["peak_task_memory_bytes"] for workload in phase2
+                                          for run in workload["runs"].values() if "tasks" in run),
             "speedup": large["runs"]["spark local[1]"]["seconds"] / spark(large)["seconds"],
             "core_hours": core_seconds / 3600, "cluster_cores": CLUSTER_CORES,
             "cluster_hours": core_seconds / 3600 / CLUSTER_CORES}
