@@ -159,11 +159,12 @@ def test_ctrl_c_exits_130_with_one_line_and_removes_the_staging_directory(tmp_pa
 def start_gain_grid_mid_build(runs_dir: Path) -> subprocess.Popen:
     """A `phase2 gain-grid` CLI process in its own session, returned once its dbt build is under way: after the
     first progress line of a finished dbt node (the on-run-start hook, with the slowest model, ~5 s, still
-    ahead). Waiting for files under the staging folder instead was flaky: with a cached parse they can appear
-    only when the build is already over."""
+    ahead). SIGINT is reset to its default in the child, as a terminal's shell does for the command it
+    starts: a job started with `&` by a non-interactive shell (a CI script, nohup) inherits SIGINT ignored."""
     process = subprocess.Popen([sys.executable, "-m", "gatehouse.cli", "phase2", "gain-grid", "--runs-dir",
                                 str(runs_dir)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stderr:
         if re.search(r"\] \d+ of \d+ ", line):
             return process
