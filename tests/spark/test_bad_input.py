@@ -3,14 +3,17 @@ and the same line (file, column, problem) that the CLI shows, not a Spark or wor
 
 Phase 2 (cases of tests/python/criticality/test_hostile_inputs.py): the two Spark-only routes of pass 1, a
 problem found by the kernel inside a partition and the grouped duplicate check (a Spark aggregation).
-Segment 1B (cases of tests/python/sites/test_sources.py): a user 1A catalogue with a code outside ISO 3166."""
+Segment 1B: a user 1A catalogue with a code outside ISO 3166 (a case of tests/python/sites/test_sources.py),
+and a jitter policy no coastal site can meet (E613), raised inside the executors' per-(seed, country) step."""
 
 import re
+import shutil
 
 import pandas as pd
 import pytest
 
 from gatehouse.dbt_invoke import _essential
+from gatehouse.sites.inputs import policy
 
 from .builds import dbt_build
 from .conftest import write_spike_inputs
@@ -56,6 +59,25 @@ def test_bad_catalogue_gives_the_same_named_error_on_spark(output_dir):
     assert_same_named_error(folder, {"sites_outlet_catalogue_path": str(folder / "catalogue.parquet")},
                             ["+raw_1a__outlet_catalogue"], "raw_1a__outlet_catalogue",
                             r"E302_UNKNOWN_ISO: .*catalogue\.parquet: column legal_country_iso .*\['ZZ'\]")
+
+
+def test_exhausted_jitter_names_the_same_first_failing_site_on_spark(output_dir):
+    """One attempt and no refinement: coastal sites fail in many (seed, country) pairs at once. Both engines
+    must name the first failing pair (seed 42 before 7, as given, then countries in order) and its first site."""
+    folder = output_dir / "hostile" / "jitter_exhausted"
+    shutil.rmtree(folder / "policy", ignore_errors=True)
+    shutil.copytree(policy.default_policy_dir(), folder / "policy")
+    jitter = folder / "policy" / "jitter.yaml"
+    text = jitter.read_text()
+    for line in ("max_attempts: 64", "refine_after_attempts: 8", 'policy_version: "jitter.v2"'):
+        assert line in text, f"{jitter}: expected {line!r} in the default jitter policy"
+    jitter.write_text(text.replace("max_attempts: 64", "max_attempts: 1")
+                      .replace("refine_after_attempts: 8", "refine_after_attempts: 0")
+                      .replace('policy_version: "jitter.v2"', 'policy_version: "jitter.test-exhausted"'))
+    assert_same_named_error(folder, {"sites_policy_dir": str(folder / "policy"), "sites_seeds": [42, 7]},
+                            ["+s6_site_jitter"], "s6_site_jitter",
+                            r"E613_RESAMPLE_EXHAUSTED: jitter exhausted for merchant_id=\d+ country_iso=[A-Z]{2} "
+                            r"site_order=\d+ tile_id=\d+ after 1 attempt\(s\)")
 
 
 def assert_same_named_error(folder, variables: dict, select: list[str], model: str, pattern: str) -> None:

@@ -1,10 +1,9 @@
 import numpy as np
-import pandas as pd
 
 from gatehouse.sites.inputs import policy
 from gatehouse.sites.dbt_steps.pipeline import alloc_plan, require_tiles
 from gatehouse.sites.dbt_steps.sources import SitesInputs
-from gatehouse.spark.frames import on_spark, select, to_pandas
+from gatehouse.spark.frames import per_seed_and_country, select, to_pandas
 
 
 def model(dbt, session):
@@ -19,12 +18,7 @@ def model(dbt, session):
         return (alloc_plan(pairs, weights, alloc_policy, seed, fingerprint)
                 .assign(seed=np.uint64(seed), manifest_fingerprint=fingerprint))
 
-    if on_spark(requirements):  # per (seed, country) on the executors: a pair's plan depends on its country only
-        from gatehouse.spark.partitioned import per_group
-
-        require_tiles(to_pandas(select(requirements, None, ["legal_country_iso"], distinct=True))["legal_country_iso"],
-                      weights["country_iso"])
-        return per_group(requirements, ["seed", "legal_country_iso"], lambda pairs: plan(pairs, int(pairs["seed"].iloc[0])),
-                         sample_order="n_sites")
-    requirements = to_pandas(requirements)
-    return pd.concat([plan(requirements[requirements.seed == seed], seed) for seed in seeds], ignore_index=True)
+    # checked once for all pairs, so both engines name every untiled country, not a pair's
+    require_tiles(to_pandas(select(requirements, None, ["legal_country_iso"], distinct=True))["legal_country_iso"],
+                  weights["country_iso"])
+    return per_seed_and_country(requirements, seeds, plan, sample_order="n_sites")

@@ -1,9 +1,8 @@
 import numpy as np
-import pandas as pd
 
 from gatehouse.sites.dbt_steps.pipeline import site_assignment
 from gatehouse.sites.dbt_steps.sources import SitesInputs
-from gatehouse.spark.frames import on_spark, select, to_pandas
+from gatehouse.spark.frames import per_seed_and_country, select, to_pandas
 
 
 def model(dbt, session):
@@ -16,10 +15,4 @@ def model(dbt, session):
         return (site_assignment(rows.drop(columns="seed"), seed, fingerprint)
                 .assign(seed=np.uint64(seed), manifest_fingerprint=fingerprint))
 
-    if on_spark(plan):  # per (seed, country) on the executors: draws are keyed by the pair
-        from gatehouse.spark.partitioned import per_group
-
-        return per_group(plan, ["seed", "legal_country_iso"], lambda rows: assigned(rows, int(rows["seed"].iloc[0])),
-                         sample_order="n_sites_tile")
-    plan = to_pandas(plan)
-    return pd.concat([assigned(plan[plan.seed == seed], seed) for seed in seeds], ignore_index=True)
+    return per_seed_and_country(plan, seeds, assigned, sample_order="n_sites_tile")  # draws keyed by the pair

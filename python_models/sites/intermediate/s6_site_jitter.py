@@ -1,10 +1,9 @@
 import numpy as np
-import pandas as pd
 
 from gatehouse.sites.inputs import policy
 from gatehouse.sites.dbt_steps.pipeline import site_jitter
 from gatehouse.sites.dbt_steps.sources import SitesInputs
-from gatehouse.spark.frames import join, on_spark, select, to_pandas
+from gatehouse.spark.frames import join, per_seed_and_country, select, to_pandas
 
 
 def model(dbt, session):
@@ -24,10 +23,4 @@ def model(dbt, session):
         return (site_jitter(rows.drop(columns="seed"), countries, places, jitter_policy, seed, fingerprint, res_deg)
                 .assign(seed=np.uint64(seed), manifest_fingerprint=fingerprint))
 
-    if on_spark(sites):  # per (seed, country) on the executors: each site has its own substream
-        from gatehouse.spark.partitioned import per_group
-
-        return per_group(sites, ["seed", "legal_country_iso"], lambda rows: placed(rows, int(rows["seed"].iloc[0])),
-                         sample_order="site_order")
-    sites = to_pandas(sites)
-    return pd.concat([placed(sites[sites.seed == seed], seed) for seed in seeds], ignore_index=True)
+    return per_seed_and_country(sites, seeds, placed, sample_order="site_order")  # each site has its own substream

@@ -7,7 +7,12 @@ imported here: the base install has no Spark.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
+
+NAMED_ERROR = re.compile(r"E\d{3}_[A-Z0-9_]+: ")  # our errors for bad input start with their code
 
 
 def on_spark(relation) -> bool:
@@ -25,6 +30,36 @@ def to_numpy(relation) -> dict[str, np.ndarray]:
         return relation.fetchnumpy()
     table = relation.toArrow()
     return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def is_named_error(error: BaseException) -> bool:
+    return bool(NAMED_ERROR.match(str(error)))
+
+
+def per_seed_and_country(relation, seeds: list[int], step, sample_order: str):
+    """step(rows of one seed, seed) -> pandas frame, for every seed. On Spark per (seed, legal country) on
+    the executors: only for steps whose rows of a pair depend on that pair alone (draws keyed by the pair,
+    its own country's geometry); on DuckDB per seed, in the order of `seeds`. A named error reports the
+    first failing pair (seeds in that order, countries sorted) on both engines."""
+    if on_spark(relation):
+        from gatehouse.spark.partitioned import per_group
+
+        return per_group(relation, ["seed", "legal_country_iso"], lambda rows: step(rows, int(rows["seed"].iloc[0])),
+                         sample_order, group_rank=lambda pair: (seeds.index(int(pair["seed"])),
+                                                                pair["legal_country_iso"]))
+    frame = to_pandas(relation)
+    return pd.concat([_step_of_seed(frame[frame.seed == seed], seed, step) for seed in seeds], ignore_index=True)
+
+
+def _step_of_seed(rows, seed: int, step):
+    try:
+        return step(rows, seed)
+    except Exception as error:
+        if not is_named_error(error):
+            raise
+        for country in sorted(rows["legal_country_iso"].unique()):  # raises the first failing pair's error
+            step(rows[rows["legal_country_iso"] == country], seed)
+        raise
 
 
 def select(relation, condition: str | None, columns: list[str], as_text: tuple[str, ...] = (),
