@@ -38,10 +38,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy.special import ndtr
 
 from bench.sections import write_section
-from gatehouse.criticality import synthetic
+from gatehouse.criticality import SYNTHETIC_GENERATOR, synthetic
 from gatehouse.project import canon, project_dir
 
 PROJECT_DIR = project_dir()
@@ -59,31 +58,21 @@ BIN = Path(sys.executable).parent
 
 
 # ----------------------------------------------------------------------------------------- data
-def expected_events_per_sequence(preset: synthetic.Preset, lattice: synthetic.Lattice, n_gains: int) -> float:
-    """Expected event rows of one sequence over the gain grid: bursts (1 + burst_mean per occupied
-    site, occupancy p is stationary) plus Gaussian background above the floor."""
-    sites = lattice.n_layers * lattice.seq_len
-    bursts = sites * preset.occupancy * (1.0 + preset.burst_mean)
-    background = sites * lattice.d_ff * 2.0 * ndtr(-preset.floor_sigmas)
-    return n_gains * (bursts + background)
-
-
 def lattice_for(n_events: int, preset_name: str, n_layers: int = 28, seq_len: int = 256,
                 d_ff: int = 4096) -> synthetic.Lattice:
     """L, T and d_ff fixed; n_sequences chosen so the expected row count is n_events (one role)."""
     preset = synthetic.PRESETS[preset_name]
-    if preset.occupancy / d_ff >= 1e-5 or preset.occupancy * (1 + preset.burst_mean) / d_ff <= 8e-5:
-        raise ValueError(f"d_ff={d_ff}: anchors must stay below 1e-5 and bursts reach 8e-5 (Preset docstring)")
     unit = synthetic.Lattice(n_layers, seq_len, 1, d_ff)
-    per_sequence = expected_events_per_sequence(preset, unit, len(canon()["gain_grid"]))
+    synthetic.check_lattice(preset, unit)
+    per_sequence = synthetic.expected_events_per_sequence(preset, unit, len(canon()["gain_grid"]))
     return synthetic.Lattice(n_layers, seq_len, max(1, round(n_events / per_sequence)), d_ff)
 
 
 def generate_files(n_events: int, workdir: Path, preset: str, seed: int, role: str) -> dict:
     """events/summaries parquet for one size, written gain by gain (reused when already there)."""
     lattice = lattice_for(n_events, preset)
-    tag = (f"{preset}-s{seed}-{role}-L{lattice.n_layers}-T{lattice.seq_len}-N{lattice.n_sequences}"
-           f"-d{lattice.d_ff}")
+    tag = (f"{preset}-{SYNTHETIC_GENERATOR}-s{seed}-{role}-L{lattice.n_layers}-T{lattice.seq_len}"
+           f"-N{lattice.n_sequences}-d{lattice.d_ff}")
     events_path, summaries_path = workdir / f"events-{tag}.parquet", workdir / f"summaries-{tag}.parquet"
     marker = workdir / f"data-{tag}.json"
     if marker.exists() and events_path.exists() and summaries_path.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gatehouse.criticality import SYNTHETIC_GENERATOR
 from gatehouse.criticality import phase2_outputs as outputs
 from gatehouse.project import canon
 from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, published_runs, sha256_file
@@ -34,7 +35,8 @@ def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) 
         files = {"rasters": Path(rasters).resolve(), "conditions": Path(conditions).resolve()}
         source = "rasters"
     else:
-        return ({"spike_source": "synthetic", "preset": preset, "seed": seed},
+        # the generator's version is part of the config, so a changed generator gives a new run id
+        return ({"spike_source": "synthetic", "preset": preset, "seed": seed, "generator": SYNTHETIC_GENERATOR},
                 {**NO_FILES, "spike_source": "synthetic", "spike_preset": preset, "spike_seed": seed})
     for name, path in files.items():
         if not path.is_file():

@@ -142,7 +142,7 @@ def test_reading_parquet_filters_the_model_role(tmp_path):
     assert np.array_equal(loaded["z"], arrays["z"]) and np.array_equal(loaded["seq_id"], arrays["seq_id"])
 
 
-# ---------------------------------------------------------------- synthetic: X equals the latent Y
+# ------------------------------------------------------------- synthetic: per-condition known answers
 SMALL = synthetic.Lattice(n_layers=6, seq_len=128, n_sequences=64, d_ff=4096)
 
 
@@ -156,25 +156,29 @@ def crossing():
     return events, summaries, metrics, taus
 
 
-def latent_rasters(events: pd.DataFrame, gain: float) -> np.ndarray:
-    """The generator's latent occupancy Y: the sites that carry an anchor (unit 0, z >= 12 sigma_l(g))."""
-    sigma = synthetic.layer_sigma(gain, SMALL.n_layers)
-    rows = events[(events.gain == gain) & (events.unit == 0)]
-    anchors = rows[rows.z.to_numpy() > 11.0 * sigma[rows.layer.to_numpy()]]
+def condition_raster(events: pd.DataFrame, taus: pd.DataFrame, spike_def: str, rate: float, gain: float):
+    """X of one condition built straight from the events and the condition's tau per layer (site occupied
+    when one of its units is above tau), for the independent branching oracle."""
+    tau = taus[(taus.spike_def_id == spike_def) & (taus.target_rate == rate) & (taus.gain == gain)]
+    tau = tau.sort_values("layer").tau.to_numpy()
+    rows = events[events.gain == gain]
+    values = rows.z.to_numpy(np.float64)
+    values = values if spike_def == ONE else np.abs(values)
+    spiking = rows[values > tau[rows.layer.to_numpy()]]
     rasters = np.zeros((SMALL.n_sequences, SMALL.n_layers, SMALL.seq_len), dtype=bool)
-    rasters[anchors.seq_id, anchors.layer, anchors.token] = True
+    rasters[spiking.seq_id, spiking.layer, spiking.token] = True
     return rasters
 
 
-def test_crossing_rate_matching_recovers_the_latent_lattice(crossing):
-    events, _, metrics, _ = crossing
-    for gain, rows in metrics.groupby("gain"):
-        rasters = latent_rasters(events, gain)
+def test_crossing_metrics_equal_the_branching_oracle_on_each_condition_raster(crossing):
+    events, _, metrics, taus = crossing
+    for row in metrics.itertuples():
+        rasters = condition_raster(events, taus, row.spike_def_id, row.target_rate, row.gain)
         oracle, null = branching(rasters), expected_permutation_null(rasters)
         for column in ("b_time", "b_depth", "b_tot", "b_time_excl_boundary", "b_depth_excl_boundary"):
-            assert rows[column].to_numpy() == pytest.approx(oracle[column], rel=1e-12), (gain, column)
-        assert rows.b_tot_perm.to_numpy() == pytest.approx(null["b_tot_perm"], rel=1e-12)
-        assert (rows.n_occupied_sites == rasters.sum()).all()
+            assert getattr(row, column) == pytest.approx(oracle[column], rel=1e-12), (row, column)
+        assert row.b_tot_perm == pytest.approx(null["b_tot_perm"], rel=1e-12)
+        assert row.n_occupied_sites == rasters.sum()
 
 
 def test_crossing_rates_within_tolerance_and_below_target(crossing):
@@ -189,9 +193,10 @@ def test_crossing_rates_within_tolerance_and_below_target(crossing):
 
 def test_crossing_b_tot_tracks_the_generator_expectation(crossing):
     _, _, metrics, _ = crossing
-    for gain, rows in metrics.groupby("gain"):
-        expected = synthetic.expected_b_tot(synthetic.PRESETS["crossing"], "INSTRUCT", gain, SMALL)
-        assert rows.b_tot.to_numpy() == pytest.approx(expected, abs=0.12)
+    for row in metrics.itertuples():
+        expected = synthetic.expected_b_tot(synthetic.PRESETS["crossing"], "INSTRUCT", row.gain, row.spike_def_id,
+                                            row.target_rate, SMALL)
+        assert row.b_tot == pytest.approx(expected, abs=0.12), (row.spike_def_id, row.target_rate, row.gain)
 
 
 # ------------------------------------------------------- the vectorised variant gives the same numbers
