@@ -2,6 +2,7 @@
 and a named error raised in some groups reported for the first of them by rank, whichever task ran first."""
 
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -16,6 +17,7 @@ ROWS = pd.DataFrame({"seed": [42, 42, 42, 7, 7, 7], "country": ["DE", "FR", "LU"
 @pytest.fixture(scope="module")
 def spark():
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers need this interpreter's packages
     session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("gatehouse-test-partitioned")
                .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false").getOrCreate())
     yield session
