@@ -11,6 +11,13 @@ from gatehouse.project import canon
 ONE, TWO = synthetic.SPIKE_ONE_SIDED, synthetic.SPIKE_TWO_SIDED
 
 
+def event_arrays(events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """An events frame as the arrays gain_grid_metrics takes."""
+    return {"gain": events.gain.to_numpy(np.float64), "seq_id": events.seq_id.to_numpy(np.int64),
+            "token": events.token.to_numpy(np.int64), "layer": events.layer.to_numpy(np.int64),
+            "z": events.z.to_numpy(np.float32)}
+
+
 # ------------------------------------------------------------------------------ hand-made toy
 # Two sequences on an L=3, T=4 lattice. Sequence 0 is the spec §6 toy raster (sites (1,1), (1,2),
 # (2,2)); sequence 1 fills layer 0. Occupied sites carry one event far above every threshold
@@ -47,9 +54,7 @@ def toy_inputs(n_above_tau0=(1000, 1000, 1000)):
                                   "n_above_tau0": n_above_tau0[layer]})
     columns = ["model_role", "gain", "seq_id", "token", "layer", "unit", "z"]
     events = pd.DataFrame(rows, columns=columns)
-    arrays = {"gain": events.gain.to_numpy(np.float64), "seq_id": events.seq_id.to_numpy(np.int64),
-              "token": events.token.to_numpy(np.int64), "layer": events.layer.to_numpy(np.int64),
-              "z": events.z.to_numpy(np.float32)}
+    arrays = event_arrays(events)
     return events, arrays, pd.DataFrame(summaries)
 
 
@@ -149,9 +154,7 @@ SMALL = synthetic.Lattice(n_layers=6, seq_len=128, n_sequences=64, d_ff=4096)
 @pytest.fixture(scope="module")
 def crossing():
     events, summaries = synthetic.generate("crossing", seed=7, roles=("INSTRUCT",), lattice=SMALL)
-    arrays = {"gain": events.gain.to_numpy(np.float64), "seq_id": events.seq_id.to_numpy(np.int64),
-              "token": events.token.to_numpy(np.int64), "layer": events.layer.to_numpy(np.int64),
-              "z": events.z.to_numpy(np.float32)}
+    arrays = event_arrays(events)
     metrics, taus = reference.gain_grid_metrics(arrays, summaries, "INSTRUCT")
     return events, summaries, metrics, taus
 

@@ -7,6 +7,8 @@ import pytest
 from gatehouse.criticality import reference, synthetic
 from gatehouse.project import canon
 
+from .test_reference import event_arrays
+
 ONE, TWO = synthetic.SPIKE_ONE_SIDED, synthetic.SPIKE_TWO_SIDED
 SMALL = synthetic.Lattice(n_layers=6, seq_len=32, n_sequences=4, d_ff=1024)
 GAINS = sorted(canon()["gain_grid"])
@@ -17,10 +19,7 @@ CONDITIONS = [(spike_def, rate) for spike_def in (ONE, TWO) for rate in canon()[
 def generated_metrics(preset: str, role: str, lattice: synthetic.Lattice, seed: int = 5) -> pd.DataFrame:
     """Gain-grid metrics of generated data through the numpy reference (rate matching included)."""
     events, summaries = synthetic.generate(preset, seed=seed, roles=(role,), lattice=lattice)
-    arrays = {"gain": events.gain.to_numpy(np.float64), "seq_id": events.seq_id.to_numpy(np.int64),
-              "token": events.token.to_numpy(np.int64), "layer": events.layer.to_numpy(np.int64),
-              "z": events.z.to_numpy(np.float32)}
-    return reference.gain_grid_metrics(arrays, summaries, role)[0]
+    return reference.gain_grid_metrics(event_arrays(events), summaries, role)[0]
 
 
 def interpolated_crossing(curve: pd.DataFrame) -> float | None:
