@@ -6,6 +6,6 @@ def model(dbt, session):
     """Crackling exponent with its bootstrap CI and pass flag, and descriptive tail fits (§9), per condition."""
     avalanches = to_pandas(select(dbt.ref("avalanches"), "adjacency = '4N'",
                                   ["model_role", "spike_def_id", "target_rate", "gain", "adjacency", "size",
-                                   "span_tokens"], as_text=("model_role", "spike_def_id", "adjacency")))
+                                   "span_tokens"]))
     lattices = to_pandas(dbt.ref("int_condition_lattices"))
     return signature_table(avalanches, lattices, dbt.config.get("seed_run_id"))

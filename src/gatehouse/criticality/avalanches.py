@@ -10,6 +10,8 @@ More than MAX_COMPONENTS_PER_SEQUENCE components in one sequence is an error (Av
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 import pandas as pd
@@ -104,24 +106,21 @@ def components(grouped: SequenceSites, diagonal: bool, limit: int = MAX_COMPONEN
 
 
 def avalanche_table(grouped: SequenceSites) -> pd.DataFrame:
-    """The avalanches table: one row per component, for both adjacencies."""
-    frames = []
-    for adjacency, diagonal in ADJACENCIES.items():
-        rows = dict(zip(COMPONENT_COLUMNS, components(grouped, diagonal)))
-        sequence = rows.pop("sequence")
-        frame = grouped.keyed_rows(grouped.sequence_starts[sequence], ("seq_id",))
-        frame.insert(len(CONDITION_KEYS), "adjacency",
-                     pd.Categorical.from_codes(np.full(sequence.size, list(ADJACENCIES).index(adjacency)),
-                                               categories=list(ADJACENCIES)))
-        frame["seq_id"] = frame.seq_id.astype(np.int32)
-        for name in COMPONENT_COLUMNS[1:]:
-            frame[name] = rows[name].astype(np.int32 if name == "component_id" else np.int64)
-        frame["span_tokens"] = frame.t_max - frame.t_min + 1
-        frame["span_layers"] = frame.l_max - frame.l_min + 1
-        frames.append(frame)
-    columns = CONDITION_KEYS + ["adjacency", "seq_id", "component_id", "size", "n_sites", "span_tokens",
-                                "span_layers", "t_min", "t_max", "l_min", "l_max"]
-    return pd.concat(frames, ignore_index=True)[columns]  # categoricals with equal categories stay categorical
+    """The avalanches table: one row per component, the 4-neighbour components first, then the 8-neighbour."""
+    with ThreadPoolExecutor(len(ADJACENCIES)) as pool:  # the kernel releases the GIL
+        found = list(pool.map(lambda diagonal: components(grouped, diagonal), ADJACENCIES.values()))
+    rows = dict(zip(COMPONENT_COLUMNS, np.concatenate(found, axis=1)))
+    first_site = grouped.sequence_starts[rows["sequence"]]
+    adjacency = np.repeat(np.arange(len(ADJACENCIES), dtype=np.int8), [block.shape[1] for block in found])
+    return pd.DataFrame({
+        **grouped.keyed_columns(first_site),
+        "adjacency": pd.Categorical.from_codes(adjacency, categories=list(ADJACENCIES)),
+        "seq_id": grouped.columns["seq_id"][first_site].astype(np.int32),
+        "component_id": rows["component_id"].astype(np.int32),
+        "size": rows["size"], "n_sites": rows["n_sites"],
+        "span_tokens": rows["t_max"] - rows["t_min"] + 1, "span_layers": rows["l_max"] - rows["l_min"] + 1,
+        **{name: rows[name] for name in ("t_min", "t_max", "l_min", "l_max")}},
+        copy=False)  # one block per column: consolidating millions of rows costs a second, for nothing
 
 
 # --- crackling (S3) -------------------------------------------------------------------------------
@@ -156,6 +155,27 @@ def _mean_size_by_span(sizes: np.ndarray, spans: np.ndarray, rows: np.ndarray, n
     return np.where(present, totals / np.maximum(counts, 1), 0.0), present
 
 
+@numba.njit(nogil=True, cache=True)
+def _resampled_span_sums(sizes, spans, pick, width):
+    """Per replicate r and duration D: how many picked avalanches have D, and their summed S."""
+    counts = np.zeros((pick.shape[0], width), dtype=np.int64)
+    totals = np.zeros((pick.shape[0], width), dtype=np.float64)
+    for r in range(pick.shape[0]):
+        for j in range(pick.shape[1]):
+            i = pick[r, j]
+            counts[r, spans[i]] += 1
+            totals[r, spans[i]] += sizes[i]
+    return counts, totals
+
+
+def _resampled_mean_size_by_span(sizes: np.ndarray, spans: np.ndarray, pick: np.ndarray):
+    """_mean_size_by_span of every replicate (row of `pick`) at once, without materialising the
+    resampled arrays (totals are sums of integers, exact in float64, so equal to bincount's)."""
+    counts, totals = _resampled_span_sums(sizes, spans, pick, CRACKLING_SPAN[1] + 1)
+    present = counts > 0
+    return np.where(present, totals / np.maximum(counts, 1), 0.0), present
+
+
 def crackling_fit(sizes: np.ndarray, spans: np.ndarray) -> tuple[float, float, float, int]:
     """(gamma, intercept, r2, n_points): OLS of log mean S per distinct D on log D (population moments)
     over the avalanches with 3 <= D <= 64 and S > 0; NaN when fewer than 8 distinct D remain."""
@@ -176,8 +196,7 @@ def crackling(sizes: np.ndarray, spans: np.ndarray, seed: int, reps: int = BOOT_
     low = high = gamma
     if np.isfinite(gamma):
         pick = np.random.default_rng(seed).integers(0, kept_sizes.size, size=(reps, kept_sizes.size))
-        rows = np.repeat(np.arange(reps, dtype=np.int64), kept_sizes.size)
-        mean_size, present = _mean_size_by_span(kept_sizes[pick].ravel(), kept_spans[pick].ravel(), rows, reps)
+        mean_size, present = _resampled_mean_size_by_span(kept_sizes, kept_spans, pick)
         replicates = _fit_curves(mean_size, present)[0]
         replicates = replicates[np.isfinite(replicates)]
         if replicates.size:
@@ -222,15 +241,35 @@ def tail_fits(sizes: np.ndarray) -> dict:
     return result
 
 
+def _condition_rows(frame: pd.DataFrame) -> dict[tuple, np.ndarray]:
+    """Row positions of each condition (CONDITION_KEYS tuple) in frame order, as groupby gives them; the
+    rows come in runs of one condition, so only run boundaries are compared, no row is hashed."""
+    n = len(frame)
+    changed = np.zeros(n, dtype=bool)
+    changed[:1] = True
+    for name in CONDITION_KEYS:
+        column = frame[name]
+        values = column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
+        changed[1:] |= values[1:] != values[:-1]
+    starts = np.flatnonzero(changed)
+    runs: dict[tuple, list[np.ndarray]] = {}
+    for start, end in zip(starts, np.append(starts[1:], n)):
+        key = tuple(frame[name].iat[start] for name in CONDITION_KEYS)
+        key = (str(key[0]), str(key[1]), float(key[2]), float(key[3]))
+        runs.setdefault(key, []).append(np.arange(start, end))
+    return {key: np.concatenate(parts) for key, parts in runs.items()}
+
+
 def signature_table(avalanches: pd.DataFrame, lattices: pd.DataFrame, run_id: str,
                     reps: int = BOOT_REPS) -> pd.DataFrame:
     """int_avalanche_signatures: crackling and tail fits per condition, on the 4-neighbour avalanches."""
-    four = avalanches[avalanches.adjacency.astype(str) == "4N"]
-    by_condition = {key: rows for key, rows in four.groupby(CONDITION_KEYS, sort=True)}
+    four = avalanches[(avalanches.adjacency == "4N").to_numpy()]
+    all_sizes, all_spans = four["size"].to_numpy(np.int64), four.span_tokens.to_numpy(np.int64)
+    by_condition = _condition_rows(four)
     records = []
     for key in lattices.sort_values(CONDITION_KEYS)[CONDITION_KEYS].itertuples(index=False, name=None):
-        rows = by_condition.get(key, four.iloc[:0])
-        sizes, spans = rows["size"].to_numpy(np.int64), rows.span_tokens.to_numpy(np.int64)
+        rows = by_condition.get((str(key[0]), str(key[1]), float(key[2]), float(key[3])), np.zeros(0, dtype=np.int64))
+        sizes, spans = all_sizes[rows], all_spans[rows]
         seed = seed_from(SEED_BASE, run_id, condition_label(*key))
         records.append({**dict(zip(CONDITION_KEYS, key)), **crackling(sizes, spans, seed, reps), **tail_fits(sizes)})
     return pd.DataFrame.from_records(records, columns=CONDITION_KEYS + SIGNATURE_COLUMNS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -45,19 +46,22 @@ class SequenceSites:
     def sequence_tokens(self) -> np.ndarray:
         return self._per_sequence("seq_len")
 
-    def keyed_rows(self, row_index: np.ndarray, extra: tuple[str, ...]) -> pd.DataFrame:
-        """Condition keys (categorical strings) and the `extra` site columns of the given site rows."""
+    def keyed_columns(self, row_index: np.ndarray) -> dict:
+        """Condition keys (key strings as categoricals) of the given site rows."""
         condition = self.columns["condition_index"][row_index]
-        frame = {}
+        columns = {}
         for name in CONDITION_KEYS:
             values = self.conditions[name]
             if name in CANON_KINDS:  # the project's ENUM of every CANON value, as int_raster_layer_counts
-                frame[name] = canon_categorical(values.astype(str).tolist(), condition, CANON_KINDS[name])
+                columns[name] = canon_categorical(values.astype(str).tolist(), condition, CANON_KINDS[name])
             else:
-                frame[name] = values.to_numpy()[condition]
-        for name in extra:
-            frame[name] = self.columns[name][row_index]
-        return pd.DataFrame(frame)
+                columns[name] = values.to_numpy()[condition]
+        return columns
+
+    def keyed_rows(self, row_index: np.ndarray, extra: tuple[str, ...]) -> pd.DataFrame:
+        """Condition keys and the `extra` site columns of the given site rows."""
+        return pd.DataFrame({**self.keyed_columns(row_index),
+                             **{name: self.columns[name][row_index] for name in extra}})
 
 
 def _run_starts(columns: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
@@ -73,17 +77,18 @@ def _run_starts(columns: dict[str, np.ndarray], names: tuple[str, ...]) -> np.nd
     return np.append(np.flatnonzero(changed), n).astype(np.int64)
 
 
+@numba.njit(nogil=True, cache=True)
+def _rows_sorted(condition_index, seq_id, layer, token) -> bool:
+    for i in range(1, condition_index.size):
+        previous = (condition_index[i - 1], seq_id[i - 1], layer[i - 1], token[i - 1])
+        if (condition_index[i], seq_id[i], layer[i], token[i]) < previous:
+            return False
+    return True
+
+
 def _is_sorted(columns: dict[str, np.ndarray]) -> bool:
-    """Lexicographically non-decreasing in SITE_COLUMNS order (without `a`), checked on one composite
-    key (mixed radix; every column is >= 0 and the key stays below 2^62 for any real lattice)."""
-    names = SITE_COLUMNS[:-1]
-    if any(columns[name].size and columns[name].min() < 0 for name in names):
-        return False
-    key = np.zeros(columns[names[0]].size, dtype=np.int64)
-    for name in names:
-        radix = int(columns[name].max()) + 1 if columns[name].size else 1
-        key = key * radix + columns[name]
-    return bool((key[1:] >= key[:-1]).all())
+    """Lexicographically non-decreasing in SITE_COLUMNS order (without `a`)."""
+    return bool(_rows_sorted(*(columns[name] for name in SITE_COLUMNS[:-1])))
 
 
 def group_sites(columns: dict[str, np.ndarray], conditions: pd.DataFrame) -> SequenceSites:

@@ -98,3 +98,36 @@ def test_crackling_needs_eight_durations():
     spans = np.repeat(np.arange(3, 10), 5)  # 7 distinct durations
     result = avalanches.crackling(spans ** 2, spans, seed=1)
     assert np.isnan(result["crackling_gamma"]) and not result["crackling_pass"]
+
+
+def test_bootstrap_sums_equal_those_of_the_materialised_resample():
+    rng = np.random.default_rng(5)
+    sizes, spans = rng.integers(1, 500, 3000), rng.integers(3, 65, 3000)
+    pick = rng.integers(0, sizes.size, size=(40, sizes.size))
+    rows = np.repeat(np.arange(40), sizes.size)
+    expected = avalanches._mean_size_by_span(sizes[pick].ravel(), spans[pick].ravel(), rows, 40)
+    mean_size, present = avalanches._resampled_mean_size_by_span(sizes, spans, pick)
+    assert np.array_equal(mean_size, expected[0]) and np.array_equal(present, expected[1])
+
+
+def test_condition_rows_in_interleaved_runs_are_those_groupby_gives():
+    keys = [("INSTRUCT", "SPIKE_ONE_SIDED_POS", 1e-4, 1.0), ("BASE", "SPIKE_TWO_SIDED_ABS", 1e-3, 0.9)]
+    order = [0, 0, 1, 1, 1, 0, 1, 0, 0]
+    frame = pd.DataFrame([dict(zip(avalanches.CONDITION_KEYS, keys[k])) for k in order])
+    for strings_as in ("object", "category"):
+        typed = frame.astype({"model_role": strings_as, "spike_def_id": strings_as})
+        found = avalanches._condition_rows(typed)
+        expected = typed.groupby(avalanches.CONDITION_KEYS, sort=True, observed=True).indices
+        assert {key: rows.tolist() for key, rows in found.items()} == \
+            {key: rows.tolist() for key, rows in expected.items()}
+
+
+def test_sites_out_of_order_are_sorted_before_the_kernels_read_them():
+    from gatehouse.criticality.raster_sites import _is_sorted
+
+    def columns(rows):
+        return dict(zip(("condition_index", "seq_id", "layer", "token"), np.array(rows, dtype=np.int64).T))
+
+    assert _is_sorted(columns([(0, 0, 0, 1), (0, 0, 0, 1), (0, 0, 1, 0), (1, 0, 0, 0)]))
+    assert not _is_sorted(columns([(0, 0, 1, 0), (0, 0, 0, 5)]))
+    assert not _is_sorted(columns([(0, 1, 0, 0), (0, 0, 9, 9)]))
