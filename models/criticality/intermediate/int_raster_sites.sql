@@ -1,7 +1,7 @@
 {#- The occupied raster sites (condition_index, seq_id, layer, token, a = spikes) stored once, in
-    sequence order, for the per-sequence kernels: the circular-shift null (int_shift_null_layer_counts)
-    and the avalanches. int_rasters (a view over the events) is evaluated here only; the condition keys
-    are in int_raster_conditions. -#}
+    sequence order, for gate C-RS-1 and the per-sequence kernels: the circular-shift null
+    (int_shift_null_layer_counts), the avalanches and MR. int_rasters (a view over the events) is
+    evaluated here only; the condition keys are in int_raster_conditions. -#}
 with rasters as (
     select * from {{ ref('int_rasters') }}
 ),

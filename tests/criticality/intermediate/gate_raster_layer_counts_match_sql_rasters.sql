@@ -1,48 +1,78 @@
 {{ config(meta={'gate': 'C-RS-1'}) }}
 {#- The compiled pass 2 (int_raster_layer_counts) and the SQL definition of the rasters
-    (int_rasters) must give the same occupied sites, spikes and neighbour pairs per condition,
-    sequence and layer. Returns the (condition, sequence, layer) rows where they differ. -#}
-with sql_rasters as (
-    select * from {{ ref('int_rasters') }}
+    (int_rasters, stored once as int_raster_sites) must give the same occupied sites, spikes and
+    neighbour pairs per condition, sequence and layer. Returns the (condition, sequence, layer) rows
+    where they differ.
+    Each site gets one integer key, (((condition * sequences + seq) * layers + layer) * tokens + token
+    over the offsets from the smallest seq_id, layer and token, with layer and token strides two above
+    their largest offset, so the time neighbour of a site is key + 1 and its depth neighbour
+    key + tokens, never a site of another row: two joins on one integer instead of on seven columns. -#}
+with sites as (
+    select * from {{ ref('int_raster_sites') }}
 ),
 
-lattices as (
-    select * from {{ ref('int_condition_lattices') }}
+conditions as (
+    select * from {{ ref('int_raster_conditions') }}
+),
+
+strides as (
+    select
+        min(seq_id) as first_seq, max(seq_id) - min(seq_id) + 1 as sequences,
+        min(layer) as first_layer, max(layer) - min(layer) + 2 as layers,
+        min(token) as first_token, max(token) - min(token) + 2 as tokens
+    from sites
+),
+
+keyed_sites as (
+    select
+        sites.condition_index,
+        sites.seq_id,
+        sites.layer,
+        sites.token,
+        sites.a,
+        conditions.seq_len,
+        strides.tokens,
+        ((sites.condition_index * strides.sequences + sites.seq_id - strides.first_seq) * strides.layers
+            + sites.layer - strides.first_layer) * strides.tokens + sites.token - strides.first_token as site_key
+    from sites
+    inner join conditions using (condition_index)
+    cross join strides
+),
+
+site_keys as (
+    select site_key from keyed_sites
 ),
 
 neighbours as (
     select
-        site.model_role,
-        site.spike_def_id,
-        site.target_rate,
-        site.gain,
+        site.condition_index,
         site.seq_id,
         site.layer,
         count(*) as n_occupied,
         sum(site.a) as n_spikes,
-        count(next_token.a) as num_time,
-        count(next_layer.a) as num_depth,
-        count(*) filter (where site.token < lattices.seq_len - 1) as n_occupied_time_valid
-    from sql_rasters as site
-    inner join lattices using (model_role, spike_def_id, target_rate, gain)
-    left join sql_rasters as next_token
-        on {{ same_condition_and_sequence('site', 'next_token') }}
-        and next_token.layer = site.layer
-        and next_token.token = site.token + 1
-    left join sql_rasters as next_layer
-        on {{ same_condition_and_sequence('site', 'next_layer') }}
-        and next_layer.layer = site.layer + 1
-        and next_layer.token = site.token
+        count(next_token.site_key) as num_time,
+        count(next_layer.site_key) as num_depth,
+        count(*) filter (where site.token < site.seq_len - 1) as n_occupied_time_valid
+    from keyed_sites as site
+    left join site_keys as next_token
+        on next_token.site_key = site.site_key + 1
+    left join site_keys as next_layer
+        on next_layer.site_key = site.site_key + site.tokens
     group by all
 ),
 
 expected as (
     select
-        *,
-        case when lead(layer) over sequence_layers = layer + 1 then lead(n_occupied) over sequence_layers else 0 end
-            as n_occupied_next_layer
+        conditions.model_role,
+        conditions.spike_def_id,
+        conditions.target_rate,
+        conditions.gain,
+        neighbours.*,
+        case when lead(neighbours.layer) over sequence_layers = neighbours.layer + 1
+            then lead(neighbours.n_occupied) over sequence_layers else 0 end as n_occupied_next_layer
     from neighbours
-    window sequence_layers as (partition by model_role, spike_def_id, target_rate, gain, seq_id order by layer)
+    inner join conditions using (condition_index)
+    window sequence_layers as (partition by neighbours.condition_index, neighbours.seq_id order by neighbours.layer)
 ),
 
 compiled as (
