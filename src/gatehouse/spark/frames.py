@@ -61,18 +61,11 @@ def _step_of_seed(rows, seed: int, step):
         raise
 
 
-def select(relation, condition: str | None, columns: list[str], as_text: tuple[str, ...] = (),
-           distinct: bool = False):
-    """Rows meeting `condition` (SQL both engines read the same; None: every row), with `columns`; those
-    in `as_text` cast to text (DuckDB ENUMs become plain strings); `distinct`: without repeated rows."""
-    if on_spark(relation):
-        selected = relation.filter(condition) if condition else relation
-        selected = selected.selectExpr(
-            *[f"cast({name} as string) as {name}" if name in as_text else name for name in columns])
-    else:
-        selected = relation.filter(condition) if condition else relation
-        selected = selected.project(
-            ", ".join(f"{name}::varchar as {name}" if name in as_text else name for name in columns))
+def select(relation, condition: str | None, columns: list[str], distinct: bool = False):
+    """Rows meeting `condition` (SQL both engines read the same; None: every row), with `columns`;
+    `distinct`: without repeated rows."""
+    selected = relation.filter(condition) if condition else relation
+    selected = selected.selectExpr(*columns) if on_spark(relation) else selected.project(", ".join(columns))
     return selected.distinct() if distinct else selected
 
 
