@@ -173,7 +173,8 @@ def markdown(ratios: list[dict], commands: list[dict], facts: dict, command: str
              "since they read toolkit tables, so the ratio overstates the toolkit's cost slightly); **full** = the "
              "same build without the exclusion, plus F02/F03 and the avalanches.parquet export as `gain-grid` "
              "writes them (`bench.toolkit_finish`, timed by its own clock after interpreter start and the "
-             "duckdb/pandas imports the command has already paid; matplotlib's import counts). Seconds are wall clock, in brackets CPU seconds (user + system) of the child's tree; "
+             "duckdb/pandas imports the command has already paid; matplotlib's import counts). Seconds are wall "
+             "clock, in brackets CPU seconds (user + system) of the child's tree; "
              "peak RSS is the largest process of the tree (wait4). Both builds start from one cached dbt partial parse, "
              "as the CLI's runs do. The fastest of the alternating attempts counts "
              "(all listed). The machine's other load is not controlled, so timings are noisy.", "",
