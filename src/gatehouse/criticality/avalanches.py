@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gatehouse.criticality.bootstrap import BOOT_REPS, CI_QUANTILES, SEED_BASE, condition_label, seed_from
-from gatehouse.criticality.raster_sites import CONDITION_KEYS, SequenceSites
+from gatehouse.criticality.raster_sites import CONDITION_KEYS, SequenceSites, run_starts
 
 MAX_COMPONENTS_PER_SEQUENCE = 20000
 ADJACENCIES = {"4N": False, "8N": True}  # adjacency id -> diagonals included
@@ -244,16 +244,11 @@ def tail_fits(sizes: np.ndarray) -> dict:
 def _condition_rows(frame: pd.DataFrame) -> dict[tuple, np.ndarray]:
     """Row positions of each condition (CONDITION_KEYS tuple) in frame order, as groupby gives them; the
     rows come in runs of one condition, so only run boundaries are compared, no row is hashed."""
-    n = len(frame)
-    changed = np.zeros(n, dtype=bool)
-    changed[:1] = True
-    for name in CONDITION_KEYS:
-        column = frame[name]
-        values = column.cat.codes.to_numpy() if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
-        changed[1:] |= values[1:] != values[:-1]
-    starts = np.flatnonzero(changed)
+    keys = {name: frame[name].cat.codes.to_numpy() if isinstance(frame[name].dtype, pd.CategoricalDtype)
+            else frame[name].to_numpy() for name in CONDITION_KEYS}
+    bounds = run_starts(keys, tuple(CONDITION_KEYS))
     runs: dict[tuple, list[np.ndarray]] = {}
-    for start, end in zip(starts, np.append(starts[1:], n)):
+    for start, end in zip(bounds[:-1], bounds[1:]):
         key = tuple(frame[name].iat[start] for name in CONDITION_KEYS)
         key = (str(key[0]), str(key[1]), float(key[2]), float(key[3]))
         runs.setdefault(key, []).append(np.arange(start, end))

@@ -64,7 +64,7 @@ class SequenceSites:
                              **{name: self.columns[name][row_index] for name in extra}})
 
 
-def _run_starts(columns: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+def run_starts(columns: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
     """Row offsets where any of `names` changes, with 0 and n at the ends."""
     n = columns[names[0]].size
     if n == 0:
@@ -100,8 +100,8 @@ def group_sites(columns: dict[str, np.ndarray], conditions: pd.DataFrame) -> Seq
     conditions = conditions.sort_values("condition_index").reset_index(drop=True)
     if not np.array_equal(conditions.condition_index.to_numpy(), np.arange(len(conditions))):
         raise ValueError("condition_index must number the conditions 0..C-1")
-    return SequenceSites(columns, conditions, _run_starts(columns, SITE_COLUMNS[:2]),
-                         _run_starts(columns, SITE_COLUMNS[:3]))
+    return SequenceSites(columns, conditions, run_starts(columns, SITE_COLUMNS[:2]),
+                         run_starts(columns, SITE_COLUMNS[:3]))
 
 
 def sites_from_frame(sites: pd.DataFrame, lattices: pd.DataFrame) -> SequenceSites:
