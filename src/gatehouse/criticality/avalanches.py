@@ -27,6 +27,7 @@ CRACKLING_SPAN = (3, 64)
 CRACKLING_MIN_POINTS = 8
 CRACKLING_MAX_CI_WIDTH = 0.5
 TAIL_QUANTILE, TAIL_MIN_N = 0.8, 100
+PICK_CHUNK_VALUES = 1 << 21  # bootstrap indices drawn at once (16 MiB)
 SIGNATURE_COLUMNS = ["crackling_gamma", "crackling_ci_low", "crackling_ci_high", "crackling_r2", "crackling_n_points",
                      "crackling_n_avalanches_used", "crackling_pass", "tail_xmin", "alpha_powerlaw",
                      "lambda_exponential", "lognorm_mu", "lognorm_sigma", "ll_powerlaw", "ll_exponential",
@@ -168,10 +169,19 @@ def _resampled_span_sums(sizes, spans, pick, width):
     return counts, totals
 
 
-def _resampled_mean_size_by_span(sizes: np.ndarray, spans: np.ndarray, pick: np.ndarray):
-    """_mean_size_by_span of every replicate (row of `pick`) at once, without materialising the
-    resampled arrays (totals are sums of integers, exact in float64, so equal to bincount's)."""
-    counts, totals = _resampled_span_sums(sizes, spans, pick, CRACKLING_SPAN[1] + 1)
+def _resampled_mean_size_by_span(sizes: np.ndarray, spans: np.ndarray, rng: np.random.Generator, reps: int):
+    """_mean_size_by_span of `reps` resamples (with replacement, rng.integers(0, n, (reps, n))) without
+    materialising the resampled arrays (totals are sums of integers, exact in float64, so equal to
+    bincount's). The index matrix is drawn PICK_CHUNK_VALUES at a time: the same draws in the same
+    order (a generator's stream does not depend on how it is split), but small blocks reuse freed memory
+    where one [reps, n] matrix is fresh pages each time."""
+    width = CRACKLING_SPAN[1] + 1
+    counts, totals = np.empty((reps, width), dtype=np.int64), np.empty((reps, width), dtype=np.float64)
+    chunk = max(1, PICK_CHUNK_VALUES // max(sizes.size, 1))
+    for first in range(0, reps, chunk):
+        rows = slice(first, min(first + chunk, reps))
+        pick = rng.integers(0, sizes.size, size=(rows.stop - rows.start, sizes.size))
+        counts[rows], totals[rows] = _resampled_span_sums(sizes, spans, pick, width)
     present = counts > 0
     return np.where(present, totals / np.maximum(counts, 1), 0.0), present
 
@@ -195,8 +205,7 @@ def crackling(sizes: np.ndarray, spans: np.ndarray, seed: int, reps: int = BOOT_
     gamma, _, r2, n_points = crackling_fit(kept_sizes, kept_spans)
     low = high = gamma
     if np.isfinite(gamma):
-        pick = np.random.default_rng(seed).integers(0, kept_sizes.size, size=(reps, kept_sizes.size))
-        mean_size, present = _resampled_mean_size_by_span(kept_sizes, kept_spans, pick)
+        mean_size, present = _resampled_mean_size_by_span(kept_sizes, kept_spans, np.random.default_rng(seed), reps)
         replicates = _fit_curves(mean_size, present)[0]
         replicates = replicates[np.isfinite(replicates)]
         if replicates.size:
@@ -261,10 +270,14 @@ def signature_table(avalanches: pd.DataFrame, lattices: pd.DataFrame, run_id: st
     four = avalanches[(avalanches.adjacency == "4N").to_numpy()]
     all_sizes, all_spans = four["size"].to_numpy(np.int64), four.span_tokens.to_numpy(np.int64)
     by_condition = _condition_rows(four)
-    records = []
-    for key in lattices.sort_values(CONDITION_KEYS)[CONDITION_KEYS].itertuples(index=False, name=None):
+
+    def signatures(key: tuple) -> dict:
         rows = by_condition.get((str(key[0]), str(key[1]), float(key[2]), float(key[3])), np.zeros(0, dtype=np.int64))
         sizes, spans = all_sizes[rows], all_spans[rows]
         seed = seed_from(SEED_BASE, run_id, condition_label(*key))
-        records.append({**dict(zip(CONDITION_KEYS, key)), **crackling(sizes, spans, seed, reps), **tail_fits(sizes)})
+        return {**dict(zip(CONDITION_KEYS, key)), **crackling(sizes, spans, seed, reps), **tail_fits(sizes)}
+
+    keys = lattices.sort_values(CONDITION_KEYS)[CONDITION_KEYS].itertuples(index=False, name=None)
+    with ThreadPoolExecutor(2) as pool:  # each condition has its own generator; draws and kernel release the GIL
+        records = list(pool.map(signatures, keys))
     return pd.DataFrame.from_records(records, columns=CONDITION_KEYS + SIGNATURE_COLUMNS)

@@ -46,7 +46,12 @@ RATIO_NUMERATORS = {
 
 def seed_from(*fields) -> int:
     """int(sha256('f1|f2|...').hexdigest()[:8], 16): the reference's seed derivation."""
-    return int(hashlib.sha256("|".join(str(field) for field in fields).encode()).hexdigest()[:8], 16)
+    return seed_of_text("|".join(str(field) for field in fields))
+
+
+def seed_of_text(joined_fields: str) -> int:
+    """seed_from of fields already joined by '|' (for callers that join a shared prefix once)."""
+    return int(hashlib.sha256(joined_fields.encode()).hexdigest()[:8], 16)
 
 
 def condition_label(model_role: str, spike_def_id: str, target_rate: float, gain: float | None = None) -> str:

@@ -42,15 +42,17 @@ def avalanche_components_table(sites: dict[str, np.ndarray], conditions: pd.Data
 def mr_table(sites: dict[str, np.ndarray], conditions: pd.DataFrame) -> pd.DataFrame:
     """int_mr_estimates: the MR branching estimates of every condition (activity series from the sites)."""
     grouped = group_sites(sites, conditions) if _has_sites(sites) else None
+    if grouped is not None:
+        index = grouped.columns["condition_index"]
+        # searched in the sites' own integer type (other keys would convert every site, per call)
+        condition_starts = np.searchsorted(index, np.arange(len(conditions) + 1, dtype=index.dtype))
     records = []
     for condition in conditions.sort_values("condition_index").itertuples(index=False):
         n_sequences, n_layers, seq_len = int(condition.n_sequences), int(condition.n_layers), int(condition.seq_len)
         if grouped is None:
-            rows = slice(0, 0)
             columns = {name: np.zeros(0, dtype=np.int64) for name in ("seq_id", "layer", "token", "a")}
         else:
-            index = grouped.columns["condition_index"]
-            rows = slice(*np.searchsorted(index, [condition.condition_index, condition.condition_index + 1]))
+            rows = slice(condition_starts[condition.condition_index], condition_starts[condition.condition_index + 1])
             columns = {name: grouped.columns[name][rows] for name in ("seq_id", "layer", "token", "a")}
         seq_ids, seq_index = np.unique(columns["seq_id"], return_inverse=True)
         along_tokens, along_layers = mr_estimator.condition_series(

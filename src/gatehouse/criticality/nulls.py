@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from gatehouse.criticality.bootstrap import SEED_BASE, condition_label, seed_from
+from gatehouse.criticality.bootstrap import SEED_BASE, condition_label, seed_from, seed_of_text
 from gatehouse.criticality.raster_sites import CONDITION_KEYS, SequenceSites
 
 SHIFT_COLUMNS = ("n_occupied", "n_occupied_shift", "n_spikes_shift", "sum_sq_spikes_shift",
@@ -31,8 +31,8 @@ def shift_seed(run_id: str, cond_id: str, seq_id: int, layer: int) -> int:
     return seed_from(SEED_BASE, run_id, cond_id, seq_id, "circ_shift", layer, "")
 
 
-def shift_from_seed(seed: int, seq_len: int) -> int:
-    """A shift in [1, T-1] (T >= 2)."""
+def shift_from_seed(seed, seq_len):
+    """A shift in [1, T-1] (T >= 2); ints or int64 arrays."""
     return 1 + seed % (seq_len - 1)
 
 
@@ -42,16 +42,17 @@ def circular_shift(row: np.ndarray, shift: int) -> np.ndarray:
 
 
 def layer_shifts(grouped: SequenceSites, run_id: str) -> np.ndarray:
-    """The shift of every layer row of `grouped` (int64, in layer-row order)."""
+    """The shift of every layer row of `grouped` (int64, in layer-row order): shift_seed's fields, each
+    condition's leading fields joined once (a layer row costs one hash, not a join of seven fields)."""
     first_rows = grouped.layer_starts[:-1]
     condition = grouped.columns["condition_index"][first_rows]
     seq_ids, layers = grouped.columns["seq_id"][first_rows], grouped.columns["layer"][first_rows]
     seq_len = grouped.conditions.seq_len.to_numpy(np.int64)[condition]
-    labels = [condition_label(*keys) for keys in grouped.conditions[CONDITION_KEYS].itertuples(index=False)]
-    shifts = np.empty(first_rows.size, dtype=np.int64)
-    for i, (c, seq_id, layer) in enumerate(zip(condition.tolist(), seq_ids.tolist(), layers.tolist())):
-        shifts[i] = shift_from_seed(shift_seed(run_id, labels[c], seq_id, layer), int(seq_len[i]))
-    return shifts
+    prefixes = [f"{SEED_BASE}|{run_id}|{condition_label(*keys)}|"
+                for keys in grouped.conditions[CONDITION_KEYS].itertuples(index=False)]
+    seeds = [seed_of_text(f"{prefixes[c]}{seq_id}|circ_shift|{layer}|")
+             for c, seq_id, layer in zip(condition.tolist(), seq_ids.tolist(), layers.tolist())]
+    return shift_from_seed(np.array(seeds, dtype=np.int64), seq_len)
 
 
 def _layer_rows_per_sequence(grouped: SequenceSites) -> np.ndarray:

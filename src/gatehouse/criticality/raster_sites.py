@@ -26,7 +26,7 @@ SITE_COLUMNS = ("condition_index", "seq_id", "layer", "token", "a")
 @dataclass(frozen=True)
 class SequenceSites:
     """Sites in sequence order with run boundaries, and each sequence's lattice (L, T)."""
-    columns: dict[str, np.ndarray]  # SITE_COLUMNS -> int64 arrays, sorted
+    columns: dict[str, np.ndarray]  # SITE_COLUMNS -> integer arrays, sorted
     conditions: pd.DataFrame        # per condition_index: CONDITION_KEYS, n_layers, seq_len
     sequence_starts: np.ndarray     # int64 [n_sequences + 1] row offsets
     layer_starts: np.ndarray        # int64 [n_layer_rows + 1] row offsets
@@ -91,9 +91,15 @@ def _is_sorted(columns: dict[str, np.ndarray]) -> bool:
     return bool(_rows_sorted(*(columns[name] for name in SITE_COLUMNS[:-1])))
 
 
+def _integers(values) -> np.ndarray:
+    """The column as it comes when integer (the build's sites are 32-bit: half the memory), else int64."""
+    values = np.asarray(values)
+    return values if np.issubdtype(values.dtype, np.integer) else values.astype(np.int64)
+
+
 def group_sites(columns: dict[str, np.ndarray], conditions: pd.DataFrame) -> SequenceSites:
     """Sequence and layer runs of the sites (sorted here when they do not come sorted)."""
-    columns = {name: np.asarray(columns[name], dtype=np.int64) for name in SITE_COLUMNS}
+    columns = {name: _integers(columns[name]) for name in SITE_COLUMNS}
     if not _is_sorted(columns):
         order = np.lexsort(tuple(columns[name] for name in reversed(SITE_COLUMNS[:-1])))
         columns = {name: values[order] for name, values in columns.items()}

@@ -6,7 +6,8 @@
     Each site gets one integer key, (((condition * sequences + seq) * layers + layer) * tokens + token
     over the offsets from the smallest seq_id, layer and token, with layer and token strides two above
     their largest offset, so the time neighbour of a site is key + 1 and its depth neighbour
-    key + tokens, never a site of another row: two joins on one integer instead of on seven columns. -#}
+    key + tokens, never a site of another row: two joins on one integer instead of on seven columns.
+    The strides are 64-bit so the key of 32-bit sites cannot overflow. -#}
 with sites as (
     select * from {{ ref('int_raster_sites') }}
 ),
@@ -17,9 +18,9 @@ conditions as (
 
 strides as (
     select
-        min(seq_id) as first_seq, max(seq_id) - min(seq_id) + 1 as sequences,
-        min(layer) as first_layer, max(layer) - min(layer) + 2 as layers,
-        min(token) as first_token, max(token) - min(token) + 2 as tokens
+        min(seq_id) as first_seq, cast(max(seq_id) - min(seq_id) + 1 as bigint) as sequences,
+        min(layer) as first_layer, cast(max(layer) - min(layer) + 2 as bigint) as layers,
+        min(token) as first_token, cast(max(token) - min(token) + 2 as bigint) as tokens
     from sites
 ),
 

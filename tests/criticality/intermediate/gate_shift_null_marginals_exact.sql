@@ -12,7 +12,7 @@ with raster_layers as (
         sites.layer,
         count(*) as n_occupied,
         sum(sites.a) as n_spikes,
-        sum(sites.a * sites.a) as sum_sq_spikes
+        sum(cast(sites.a as bigint) * sites.a) as sum_sq_spikes
     from {{ ref('int_raster_sites') }} as sites
     inner join {{ ref('int_raster_conditions') }} as conditions using (condition_index)
     group by all

@@ -100,13 +100,16 @@ def test_crackling_needs_eight_durations():
     assert np.isnan(result["crackling_gamma"]) and not result["crackling_pass"]
 
 
-def test_bootstrap_sums_equal_those_of_the_materialised_resample():
+@pytest.mark.parametrize("chunk_values", [1 << 21, 3000 * 7, 1])
+def test_bootstrap_sums_equal_those_of_the_materialised_resample(monkeypatch, chunk_values):
+    """Whole matrix, blocks of 7 replicates (the last one short), one replicate at a time: the same."""
+    monkeypatch.setattr(avalanches, "PICK_CHUNK_VALUES", chunk_values)
     rng = np.random.default_rng(5)
     sizes, spans = rng.integers(1, 500, 3000), rng.integers(3, 65, 3000)
-    pick = rng.integers(0, sizes.size, size=(40, sizes.size))
+    pick = np.random.default_rng(9).integers(0, sizes.size, size=(40, sizes.size))
     rows = np.repeat(np.arange(40), sizes.size)
     expected = avalanches._mean_size_by_span(sizes[pick].ravel(), spans[pick].ravel(), rows, 40)
-    mean_size, present = avalanches._resampled_mean_size_by_span(sizes, spans, pick)
+    mean_size, present = avalanches._resampled_mean_size_by_span(sizes, spans, np.random.default_rng(9), 40)
     assert np.array_equal(mean_size, expected[0]) and np.array_equal(present, expected[1])
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from gatehouse.criticality import branching, nulls
+from gatehouse.criticality.bootstrap import condition_label
 from gatehouse.criticality.raster_sites import sites_from_frame
 
 KEYS = {"model_role": "INSTRUCT", "spike_def_id": "SPIKE_ONE_SIDED_POS", "target_rate": 1e-05}
@@ -90,3 +91,18 @@ def test_both_nulls_match_b_on_an_iid_raster():
     b_tot = branching.branching(rasters > 0)["b_tot"]
     assert b_tot - branching.expected_permutation_null(rasters > 0)["b_tot_perm"] == pytest.approx(0, abs=0.003)
     assert b_tot - pooled_shift_null(rasters) == pytest.approx(0, abs=0.003)
+
+
+def test_layer_shifts_are_shift_seed_of_each_layer_row():
+    rng = np.random.default_rng(5)
+    rasters = {0.9: rng.integers(0, 3, size=(3, 4, 7)) * (rng.random((3, 4, 7)) < 0.4),
+               1.25: rng.integers(0, 3, size=(2, 5, 6)) * (rng.random((2, 5, 6)) < 0.6)}
+    grouped = sites_from_frame(*sites_of(rasters))
+    first_rows = grouped.layer_starts[:-1]
+    expected = []
+    for row in first_rows:
+        condition = grouped.conditions.iloc[grouped.columns["condition_index"][row]]
+        label = condition_label(condition.model_role, condition.spike_def_id, condition.target_rate, condition.gain)
+        seed = nulls.shift_seed("RUN_S", label, int(grouped.columns["seq_id"][row]), int(grouped.columns["layer"][row]))
+        expected.append(nulls.shift_from_seed(seed, int(condition.seq_len)))
+    assert nulls.layer_shifts(grouped, "RUN_S").tolist() == expected
