@@ -159,10 +159,10 @@ def prepare(text: str, values: dict) -> None:
     per-merchant `phi`, so it passes the 1A freeze guard as a real 1A hand-off would)."""
     if "{catalogue}" in text and "catalogue" not in values:
         from gatehouse.sites.inputs import geodata
-        from gatehouse.sites.commands import runner
+        from gatehouse.sites.commands.precheck import resolve_inputs
         from gatehouse.sites.dbt_steps import sources
 
-        simulation = sources.surrogate_simulation(runner.resolve_inputs(42), geodata.load_countries(),
+        simulation = sources.surrogate_simulation(resolve_inputs(42), geodata.load_countries(),
                                                   geodata.load_places(0), 42)
         catalogue = simulation.catalogue.merge(simulation.merchants[["merchant_id", "phi"]], on="merchant_id")
         values["catalogue"] = str(values["root"] / "outlets.parquet")

@@ -3,7 +3,7 @@ and the same line (file, column, problem) that the CLI shows, not a Spark or wor
 
 Phase 2 (cases of tests/python/criticality/test_hostile_inputs.py): the two Spark-only routes of pass 1, a
 problem found by the kernel inside a partition and the grouped duplicate check (a Spark aggregation).
-Segment 1B: a user 1A catalogue with a code outside ISO 3166 (a case of tests/python/sites/test_sources.py),
+Segment 1B: a user 1A catalogue with a code outside ISO 3166 (a case of tests/python/sites/test_catalogue.py),
 and a jitter policy no coastal site can meet (E613), raised inside the executors' per-(seed, country) step."""
 
 import re

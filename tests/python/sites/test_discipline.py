@@ -17,7 +17,8 @@ import pytest
 from gatehouse import cli
 from gatehouse.runs import EXIT_FAILED, EXIT_RUN_EXISTS, RunError, copy_to_parquet, sha256_file
 from gatehouse.runs import pointers, prune
-from gatehouse.sites.commands import discipline, runner
+from gatehouse.sites.commands import discipline, publish
+from gatehouse.sites.commands.precheck import resolve_inputs
 
 MF, PH = "ab" * 32, "cd" * 32
 
@@ -191,11 +192,11 @@ class Witness:
         database = warehouse(folder / "warehouse.duckdb", [inputs.seed], shuffle=True)
         con = duckdb.connect(str(database))
         con.execute(f"update site_locations set lon_deg = lon_deg + {self.lon_shift}")
-        copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {runner.PK}",
-                        folder / runner.EGRESS_FILE)
+        copy_to_parquet(con, f"select * exclude (seed) from site_locations order by {publish.PK}",
+                        folder / publish.EGRESS_FILE)
         con.close()
         (folder / "run_record.json").write_text(json.dumps({"run_id": folder.name}))
-        return folder / runner.EGRESS_FILE
+        return folder / publish.EGRESS_FILE
 
 
 def test_promote_writes_lock_scorecard_and_pointers(tmp_path):
@@ -231,7 +232,7 @@ def test_promote_writes_lock_scorecard_and_pointers(tmp_path):
 
 def test_certified_seed_export_matches_a_single_seed_export_byte_for_byte(tmp_path):
     multi = discipline.export_seed_locations(warehouse(tmp_path / "multi.duckdb", [7, 42, 101]), 42, tmp_path / "a.parquet")
-    single = Witness()(discipline.runner.resolve_inputs(42), tmp_path)
+    single = Witness()(resolve_inputs(42), tmp_path)
     assert sha256_file(multi) == sha256_file(single)
     assert pd.read_parquet(multi).columns.tolist() == SITES.columns.tolist()
 

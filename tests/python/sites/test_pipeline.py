@@ -11,7 +11,7 @@ from gatehouse.sites.outputs import bundle
 
 from gatehouse.sites.dbt_steps import pipeline, sources
 
-from gatehouse.sites.commands import runner
+from gatehouse.sites.commands import publish
 
 MF = "ab" * 32
 WORLD = {"AA": box(0, 0, 3, 2), "BB": box(179, 10, 180, 11)}  # BB touches the antimeridian
@@ -98,4 +98,4 @@ def test_state_of_nodes():
                                                     "attached_node": "model.g.site_locations"},
              "model.g.site_locations": {"name": "site_locations"},
              "model.g.stg_geo__places": {"name": "stg_geo__places"}}
-    assert [runner._state_of(uid, nodes) for uid in nodes] == ["S4", "S8", "S8", "S8", "staging"]
+    assert [publish._state_of(uid, nodes) for uid in nodes] == ["S4", "S8", "S8", "S8", "staging"]

@@ -15,7 +15,9 @@ from gatehouse import progress
 from gatehouse.runs import RunError, sha256_file
 from gatehouse.runs.execute import WAREHOUSE, Export, RunSpec, execute
 from gatehouse.sites.inputs.policy import outlet_policy_path
-from gatehouse.sites.commands import gate_in, runner, sensitivity
+from gatehouse.sites.inputs.site_locations import validate_site_locations
+from gatehouse.sites.commands import gate_in, publish, sensitivity
+from gatehouse.sites.commands.precheck import precheck, resolve_inputs
 from gatehouse.sites.dbt_steps import sources
 from gatehouse.sites.outputs.records import json_records
 
@@ -55,7 +57,7 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
     path = Path(site_locations).resolve()
     if not path.is_file():
         raise RunError(f"{path}: file not found (--site-locations)")
-    sources.validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]))
+    validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]))
     tiles_path = Path(tiles).resolve() if tiles else None
     if tiles_path is not None and not tiles_path.is_file():
         raise RunError(f"{tiles_path}: file not found (--tiles)")
@@ -87,11 +89,11 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
         raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")
     if len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds must be distinct, got {seeds}")
-    single = runner.resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
+    single = resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)
     inputs = sources.SitesInputs(seeds=tuple(seeds), catalogue_seed=single.catalogue_seed,
                                  catalogue_path=single.catalogue_path, policy_dir=single.policy_dir)
     progress.say("checking the inputs")
-    checked = runner.precheck(inputs)
+    checked = precheck(inputs)
     last_good_path = Path(last_good).resolve() if last_good else None
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_CERTIFY", "seeds": list(seeds),
               "target_grade": target_grade, "parameter_hash": checked["parameter_hash"],
@@ -118,7 +120,7 @@ def _refuse_failed_chain(run, con) -> None:
 
 def _certificate(run, con, inputs: sources.SitesInputs, checked: dict) -> bool:
     """GeoParquet and maps of every seed, the prior sensitivity and certificate.json; True when the target is reached."""
-    runner.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
+    publish.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
     progress.say("scoring the alternative 1A priors (sensitivity)")
     alternatives = sensitivity.score_priors(run.staging / "sensitivity", run.staging / WAREHOUSE, inputs,
                                             inputs.seeds[0])

@@ -74,9 +74,10 @@ def register_baseline(sites) -> None:
 
 def handle(args) -> Path:
     from gatehouse.sites.commands import runner
+    from gatehouse.sites.commands.precheck import resolve_inputs
 
-    inputs = runner.resolve_inputs(args.seed, args.outlet_catalogue, args.gate_bundle, args.policy,
-                                   args.countries_zip, args.catalogue_seed)
+    inputs = resolve_inputs(args.seed, args.outlet_catalogue, args.gate_bundle, args.policy,
+                            args.countries_zip, args.catalogue_seed)
     return runner.run_sites(args.runs_dir, inputs)
 
 

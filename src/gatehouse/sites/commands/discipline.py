@@ -27,7 +27,7 @@ from gatehouse.runs import EXIT_RUN_EXISTS, RunError, code_version, copy_to_parq
 from gatehouse.runs.layout import run_dir
 from gatehouse.runs.pointers import complete_record, lock_path, phase_of, pointer_document, write_pointer
 from gatehouse.sites.inputs import freeze
-from gatehouse.sites.commands import runner
+from gatehouse.sites.commands import precheck as inputs_check, publish, runner
 from gatehouse.sites.dbt_steps import sources
 from gatehouse.sites.outputs.records import json_records
 
@@ -53,7 +53,7 @@ def export_seed_locations(database: Path, seed: int, destination: Path) -> Path:
         rows = con.execute("select count(*) from site_locations where seed = ?", [seed]).fetchone()[0]
         if rows == 0:
             raise RunError(f"{database}: table site_locations has no rows for seed {seed}")
-        copy_to_parquet(con, f"select * exclude (seed) from site_locations where seed = {int(seed)} order by {runner.PK}",
+        copy_to_parquet(con, f"select * exclude (seed) from site_locations where seed = {int(seed)} order by {publish.PK}",
                         destination)
     finally:
         con.close()
@@ -62,7 +62,7 @@ def export_seed_locations(database: Path, seed: int, destination: Path) -> Path:
 
 def run_witness(inputs: sources.SitesInputs, workdir: Path) -> Path:
     """The reproducibility witness: an independent `sites run` into a scratch runs dir; its egress file."""
-    return runner.run_sites(workdir / "runs", inputs) / runner.EGRESS_FILE
+    return runner.run_sites(workdir / "runs", inputs) / publish.EGRESS_FILE
 
 
 @dataclass
@@ -160,13 +160,13 @@ def lock_document(record: dict, certificate: dict, checked: dict, witness: dict,
 
 def promote(runs_dir: Path, run_id: str, catalogue: str | None = None, policy_dir: str | None = None,
             catalogue_seed: int = 42, witness: Witness = run_witness,
-            precheck: Precheck = runner.precheck) -> Promotion:
+            precheck: Precheck = inputs_check.precheck) -> Promotion:
     """Promote a certify run: witness, lock record, scorecard copy, current_candidate and last_good."""
     runs_dir = Path(runs_dir)
     record, certificate = promotable(runs_dir, run_id)
     folder = run_dir(runs_dir, run_id)
     seed = record["seeds"][0]
-    inputs = runner.resolve_inputs(seed, catalogue, None, policy_dir, None, catalogue_seed)
+    inputs = inputs_check.resolve_inputs(seed, catalogue, None, policy_dir, None, catalogue_seed)
     checked = precheck(inputs)
     check_same_inputs(record, checked, folder)
     witnessed = witness_check(folder / "warehouse.duckdb", seed, inputs, witness)

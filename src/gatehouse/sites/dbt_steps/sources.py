@@ -1,9 +1,9 @@
-"""What the Segment 1B staging models load, and the checks a user's 1A outlet catalogue must pass.
+"""What the Segment 1B staging models load: geography, the 1A outlet catalogue per seed, the sealed inputs.
 
 Inputs reach the dbt Python models as the `sites_inputs` config mapping (the `sites_*` vars), which
-`SitesInputs.from_config` parses; the CLI builds the same object and turns it into vars. The same
-validation runs in the CLI before dbt starts (fast failure) and inside the staging model (so a plain
-`dbt build` refuses bad input too).
+`SitesInputs.from_config` parses; the CLI builds the same object and turns it into vars. A user
+catalogue's checks (inputs/catalogue.py) run in the CLI before dbt starts (fast failure) and inside the
+staging model (so a plain `dbt build` refuses bad input too).
 """
 
 from __future__ import annotations
@@ -24,19 +24,13 @@ import shapely
 
 from gatehouse.project import project_dir
 from gatehouse.sites.inputs import geodata, outlets, policy
+from gatehouse.sites.inputs.catalogue import read_catalogue, validate_catalogue
 from gatehouse.sites.kernels import rng
 
-CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
-# Optional constant columns naming the 1A run the catalogue came from.
-UPSTREAM_COLUMNS = {"manifest_fingerprint": "upstream_manifest_fingerprint", "global_seed": "upstream_seed"}
 ISO_FILE = "countries.json"
 SURROGATE_SEED_NAME = "outlet_catalogue_seed.le64"
 CATALOGUE_SEED_DOMAIN = "gatehouse.1A.catalogue_seed"
 SEALED_COLUMNS = ["asset_id", "role", "name", "path", "version_tag", "sha256_hex", "bytes"]
-
-
-class CatalogueInputError(ValueError):
-    """The 1A outlet catalogue is unusable; the message starts with an E3xx code and names the file/column."""
 
 
 @dataclass(frozen=True)
@@ -149,94 +143,7 @@ def iso_codes_path() -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------
-# 1A outlet catalogue
-
-
-def read_catalogue(path: Path) -> pd.DataFrame:
-    """Read a user catalogue parquet and return it validated-ready (E300 if it cannot be read)."""
-    if not path.is_file():
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {path}: outlet catalogue file not found")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several error types on non-parquet bytes
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {path}: not a readable parquet file ({exc})") from exc
-    return frame
-
-
-def validate_catalogue(frame: pd.DataFrame, iso_codes: set[str], source: str) -> pd.DataFrame:
-    """The catalogue with CATALOGUE_COLUMNS (+ upstream columns), typed; raise CatalogueInputError.
-
-    E300 schema (missing columns, nulls, non-integer ids), E301 site_order integrity (per
-    (merchant_id, legal_country_iso): min = 1, max = n, distinct = n; zero or negative values
-    named as such), E302 unknown ISO code.
-    """
-    missing = [c for c in CATALOGUE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: missing columns {missing}; "
-                                  f"expected {CATALOGUE_COLUMNS}")
-    if frame.empty:
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: no rows; a catalogue needs at least one site")
-    for column in CATALOGUE_COLUMNS:
-        if frame[column].isna().any():
-            raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} has "
-                                      f"{int(frame[column].isna().sum())} null value(s)")
-    typed = pd.DataFrame({
-        "merchant_id": _integers(frame["merchant_id"], "merchant_id", source),
-        "home_country_iso": frame["home_country_iso"].astype(str),
-        "legal_country_iso": frame["legal_country_iso"].astype(str),
-        "site_order": _integers(frame["site_order"], "site_order", source),
-    })
-    if (typed["merchant_id"] < 0).any():
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: merchant_id must be >= 0")
-    _check_iso(typed, iso_codes, source)
-    _check_site_order(typed, source)
-    for column, target in UPSTREAM_COLUMNS.items():
-        typed[target] = _constant_column(frame, column, source)
-    return typed.sort_values(["merchant_id", "legal_country_iso", "site_order"], kind="stable").reset_index(drop=True)
-
-
-def _integers(values: pd.Series, column: str, source: str) -> pd.Series:
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.isna().any() or not np.all(np.equal(np.mod(numeric, 1), 0)):
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} must hold integers")
-    return numeric.astype("int64")
-
-
-def _check_iso(frame: pd.DataFrame, iso_codes: set[str], source: str) -> None:
-    for column in ("legal_country_iso", "home_country_iso"):
-        unknown = sorted(set(frame[column]) - iso_codes)
-        if unknown:
-            rows = int(frame[column].isin(unknown).sum())
-            raise CatalogueInputError(f"E302_UNKNOWN_ISO: {source}: column {column} has {rows} row(s) with codes "
-                                      f"not in the ISO 3166 list: {unknown[:10]}")
-
-
-def _check_site_order(frame: pd.DataFrame, source: str) -> None:
-    non_positive = frame[frame["site_order"] < 1]
-    if len(non_positive):
-        first = non_positive.iloc[0]
-        raise CatalogueInputError(
-            f"E301_SITE_ORDER: {source}: column site_order has {len(non_positive)} value(s) < 1 (zero or negative "
-            f"counts), first at merchant_id={first.merchant_id} legal_country_iso={first.legal_country_iso}")
-    stats = frame.groupby(["merchant_id", "legal_country_iso"])["site_order"].agg(["min", "max", "nunique", "size"])
-    bad = stats[(stats["min"] != 1) | (stats["max"] != stats["size"]) | (stats["nunique"] != stats["size"])]
-    if len(bad):
-        (merchant, iso), row = next(iter(bad.iterrows()))
-        problem = "duplicates" if row["nunique"] != row["size"] else "gaps"
-        raise CatalogueInputError(
-            f"E301_SITE_ORDER: {source}: column site_order must run 1..n per (merchant_id, legal_country_iso); "
-            f"{len(bad)} pair(s) have {problem} or do not start at 1, first merchant_id={merchant} "
-            f"legal_country_iso={iso} (min={row['min']}, max={row['max']}, distinct={row['nunique']}, n={row['size']})")
-
-
-def _constant_column(frame: pd.DataFrame, column: str, source: str):
-    if column not in frame.columns:
-        return None
-    values = frame[column].dropna().astype(str).unique()
-    if len(values) > 1:
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} must be constant, "
-                                  f"found {len(values)} values")
-    return values[0] if len(values) else None
+# 1A outlet catalogue (its checks: inputs/catalogue.py)
 
 
 def catalogue_table(inputs: SitesInputs, countries: pd.DataFrame, places: pd.DataFrame,
@@ -292,65 +199,6 @@ def with_country_population(countries: pd.DataFrame) -> pd.DataFrame:
     """countries plus `population`: the GeoNames country population (countryInfo), 0 where unknown."""
     population = iso_codes_table().set_index("country_iso")["population"]
     return countries.assign(population=countries["country_iso"].map(population).fillna(0).astype("int64"))
-
-
-SITE_LOCATION_COLUMNS = ["merchant_id", "legal_country_iso", "site_order", "lon_deg", "lat_deg"]
-
-
-class SiteLocationsInputError(ValueError):
-    """A site_locations parquet to score is unusable; the message starts with an E32x code, names the file,
-    the column and the problem."""
-
-
-def validate_site_locations(path: Path, iso_codes: set[str]) -> int:
-    """Check a site_locations parquet before it is scored; returns its row count.
-
-    E320 unreadable / missing column / no rows, E321 duplicate key (seed, merchant_id, legal_country_iso,
-    site_order), E322 ISO code outside the ISO 3166 list, E323 null, NaN or out-of-range coordinates,
-    E324 fewer than two sites in a seed (no nearest neighbour).
-    """
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several error types on non-parquet bytes
-        raise SiteLocationsInputError(f"E320_SITE_LOCATIONS_SCHEMA: {path}: not a readable parquet file ({exc})") from exc
-    missing = [column for column in SITE_LOCATION_COLUMNS if column not in frame.columns]
-    if missing:
-        raise SiteLocationsInputError(f"E320_SITE_LOCATIONS_SCHEMA: {path}: missing columns {missing}; expected "
-                                      f"{SITE_LOCATION_COLUMNS} (+ optional seed)")
-    if frame.empty:
-        raise SiteLocationsInputError(f"E320_SITE_LOCATIONS_SCHEMA: {path}: no rows to score")
-    key = [column for column in ("seed", "merchant_id", "legal_country_iso", "site_order") if column in frame]
-    duplicated = frame.duplicated(key)
-    if duplicated.any():
-        first = frame.loc[duplicated, key].iloc[0].to_dict()
-        raise SiteLocationsInputError(f"E321_SITE_LOCATIONS_KEY: {path}: columns {key} repeat on "
-                                      f"{int(duplicated.sum())} row(s), first {first}")
-    unknown = sorted(set(frame["legal_country_iso"].astype(str)) - iso_codes)
-    if unknown:
-        raise SiteLocationsInputError(f"E322_UNKNOWN_ISO: {path}: column legal_country_iso has codes not in the "
-                                      f"ISO 3166 list: {unknown[:10]}")
-    for column, limit in (("lat_deg", 90.0), ("lon_deg", 180.0)):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() | ~values.between(-limit, limit)
-        if bad.any():
-            raise SiteLocationsInputError(f"E323_COORDINATES: {path}: column {column} has {int(bad.sum())} value(s) "
-                                          f"null, not a number or outside [-{limit:g}, {limit:g}], first "
-                                          f"{frame.loc[bad, column].iloc[0]!r}")
-    sizes = frame.groupby("seed").size() if "seed" in frame else pd.Series({"(file)": len(frame)})
-    if (sizes < 2).any():
-        raise SiteLocationsInputError(f"E324_TOO_FEW_SITES: {path}: seed {sizes.idxmin()} has {sizes.min()} site; "
-                                      "nearest-neighbour metrics need at least two")
-    return len(frame)
-
-
-def untiled_countries(catalogue_countries: set[str], tiled_policy_countries: list[str],
-                      polygon_countries: set[str]) -> list[str]:
-    """Countries with sites but no tile (E303): no polygon, or left out by the tiles policy.
-
-    Exact, not a guess: S1 gives every selected polygon at least one tile (representative point).
-    """
-    tiled = polygon_countries & set(tiled_policy_countries) if tiled_policy_countries else polygon_countries
-    return sorted(catalogue_countries - tiled)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import pandas as pd
 from gatehouse.project import project_dir, project_path
 from gatehouse.runs import sha256_file
 from gatehouse.sites.inputs import geodata, outlets, policy
+from gatehouse.sites.inputs.catalogue import CATALOGUE_COLUMNS
 from gatehouse.sites.dbt_steps import sources
 from gatehouse.sites.kernels.outlet_metrics import band_passes, freeze_guard, hard_gate_passes, load_bands, outlet_catalogue_metrics
 
@@ -177,9 +178,9 @@ def catalogue_phi(inputs: sources.SitesInputs, catalogue: pd.DataFrame, seed: in
     if inputs.catalogue_path is not None:
         return user_catalogue_phi(inputs.catalogue_path, catalogue)
     simulation = sources.surrogate_simulation(inputs, countries, places, seed)
-    regenerated = simulation.catalogue[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
+    regenerated = simulation.catalogue[CATALOGUE_COLUMNS].reset_index(drop=True)
     staged = catalogue.sort_values(["merchant_id", "legal_country_iso", "site_order"],
-                                   kind="stable")[outlets.CATALOGUE_COLUMNS].reset_index(drop=True)
+                                   kind="stable")[CATALOGUE_COLUMNS].reset_index(drop=True)
     source = (f"{policy.outlet_policy_path(inputs.policy_dir).name}, catalogue seed "
               f"{sources.catalogue_seed_for(inputs.catalogue_seed, seed)} of 1B seed {seed}")
     if not _same_rows(regenerated, staged):

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from gatehouse.project import project_path
+from gatehouse.sites.inputs.catalogue import CATALOGUE_COLUMNS
 
 
 def policy_dir() -> Path:
@@ -44,7 +45,6 @@ def origin_like_policy_path() -> Path:
 
 MACRO_REGIONS = ("Africa", "Asia", "Europe", "North America", "South America", "Oceania", "Other")
 EARTH_RADIUS_KM = 6371.0088
-CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
 
 
 class PolicyError(ValueError):
