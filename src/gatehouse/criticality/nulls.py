@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from gatehouse.criticality.bootstrap import SEED_BASE, condition_label, seed_from, seed_of_text
+from gatehouse.criticality.bootstrap import SEED_BASE, condition_label, seed_of_text
 from gatehouse.criticality.raster_sites import CONDITION_KEYS, SequenceSites
 
 SHIFT_COLUMNS = ("n_occupied", "n_occupied_shift", "n_spikes_shift", "sum_sq_spikes_shift",
@@ -28,7 +28,16 @@ SHIFT_COLUMNS = ("n_occupied", "n_occupied_shift", "n_spikes_shift", "sum_sq_spi
 
 
 def shift_seed(run_id: str, cond_id: str, seq_id: int, layer: int) -> int:
-    return seed_from(SEED_BASE, run_id, cond_id, seq_id, "circ_shift", layer, "")
+    return seed_of_text(_shift_seed_text(_condition_prefix(run_id, cond_id), seq_id, layer))
+
+
+def _condition_prefix(run_id: str, cond_id: str) -> str:
+    return f"{SEED_BASE}|{run_id}|{cond_id}|"
+
+
+def _shift_seed_text(condition_prefix: str, seq_id: int, layer: int) -> str:
+    """The seed fields joined by '|': SEED_BASE, run_id, cond_id, seq_id, circ_shift, layer and an empty last."""
+    return f"{condition_prefix}{seq_id}|circ_shift|{layer}|"
 
 
 def shift_from_seed(seed, seq_len):
@@ -42,15 +51,15 @@ def circular_shift(row: np.ndarray, shift: int) -> np.ndarray:
 
 
 def layer_shifts(grouped: SequenceSites, run_id: str) -> np.ndarray:
-    """The shift of every layer row of `grouped` (int64, in layer-row order): shift_seed's fields, each
-    condition's leading fields joined once (a layer row costs one hash, not a join of seven fields)."""
+    """The shift of every layer row of `grouped` (int64, in layer-row order): shift_seed of each row, with
+    each condition's leading fields joined once (a layer row costs one hash, not a join of seven fields)."""
     first_rows = grouped.layer_starts[:-1]
     condition = grouped.columns["condition_index"][first_rows]
     seq_ids, layers = grouped.columns["seq_id"][first_rows], grouped.columns["layer"][first_rows]
     seq_len = grouped.conditions.seq_len.to_numpy(np.int64)[condition]
-    prefixes = [f"{SEED_BASE}|{run_id}|{condition_label(*keys)}|"
+    prefixes = [_condition_prefix(run_id, condition_label(*keys))
                 for keys in grouped.conditions[CONDITION_KEYS].itertuples(index=False)]
-    seeds = [seed_of_text(f"{prefixes[c]}{seq_id}|circ_shift|{layer}|")
+    seeds = [seed_of_text(_shift_seed_text(prefixes[c], seq_id, layer))
              for c, seq_id, layer in zip(condition.tolist(), seq_ids.tolist(), layers.tolist())]
     return shift_from_seed(np.array(seeds, dtype=np.int64), seq_len)
 

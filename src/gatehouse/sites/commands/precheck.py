@@ -19,6 +19,7 @@ from gatehouse.sites.outputs import bundle
 def resolve_inputs(seed: int, catalogue: str | None = None, gate_bundle: str | None = None,
                    policy_dir: str | None = None, countries_zip: str | None = None,
                    catalogue_seed: int = 42) -> sources.SitesInputs:
+    """A command's arguments as the inputs of a one-seed build (paths absolute; RunError on a bad seed)."""
     def absolute(value):
         return Path(value).resolve() if value else None
 
