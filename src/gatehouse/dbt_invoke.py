@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -27,23 +28,29 @@ AUDIT_SCHEMA = "main_dbt_test__audit"  # where dbt stores each failed gate's row
 
 
 def dbt_build(select: list[str], variables: dict, database: Path, target_path: Path,
-              exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
+              exclude: list[str] | None = None, inputs: dict | None = None, threads: int | None = None) -> dict:
     """Run dbt build; return a summary of run_results.json. Raise RunError naming failed nodes.
 
     With `inputs` (GATEHOUSE_<NAME> environment variables, lists comma-separated), dbt runs in the
     database's directory with a relative database path and reuses the cached partial parse.
+    `threads`: how many nodes dbt runs at once (default: the profile's, 1).
     """
-    return _invoke("build", select, variables, database, target_path, exclude, inputs=inputs)
+    return _invoke("build", select, variables, database, target_path, exclude, inputs=inputs,
+                   extra=["--threads", str(threads)] if threads else [])
 
 
 def dbt_run_then_test(select: list[str], variables: dict, database: Path, target_path: Path,
-                      exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
+                      exclude: list[str] | None = None, inputs: dict | None = None,
+                      after_models: Callable[[], None] | None = None) -> dict:
     """Build every model first, then run the gates, so a failing gate still leaves every result to read.
 
     Model errors raise RunError; gate failures (status `fail`) are returned in the summary, with their
     rows stored in the audit schema. Used for grading, where a failing gate is a result, not a crash.
+    `after_models` is called between the two steps, while no dbt process holds the database.
     """
     models = dbt_models(select, variables, database, target_path / "models", exclude, inputs=inputs)
+    if after_models is not None:
+        after_models()
     tests = _invoke("test", select, variables, database, target_path / "test", exclude, failing_ok=("fail",),
                     inputs=inputs)
     return {"invocation_id": tests["invocation_id"], "dbt_version": tests["dbt_version"],

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 
 _started = time.monotonic()
 _enabled = True
+_one_line_at_a_time = threading.Lock()  # dbt steps may run side by side (1B prior sensitivity)
 # dbt's per-node result line: "HH:MM:SS  12 of 118 OK created sql table model main.x ... [OK in 0.10s]"
 NODE_RESULT = re.compile(r"^\S+\s+(?P<line>\d+ of \d+ (?:OK|PASS|FAIL|ERROR|WARN|SKIP)\b.*)$")
 
@@ -22,7 +24,8 @@ def configure(enabled: bool) -> None:
 
 def say(message: str) -> None:
     if _enabled:
-        print(f"gatehouse [{time.monotonic() - _started:7.1f}s] {message}", file=sys.stderr, flush=True)
+        with _one_line_at_a_time:
+            print(f"gatehouse [{time.monotonic() - _started:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 def dbt_line(line: str) -> None:

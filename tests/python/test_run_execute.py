@@ -4,6 +4,8 @@ dbt is replaced by a stand-in that writes a known warehouse, so every exported b
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pandas as pd
@@ -26,11 +28,13 @@ def fake_dbt(monkeypatch):
     """dbt stand-in: the warehouse gets table squares(n, sq) for n = 3, 1, 2 (stored out of order)."""
     calls = []
 
-    def build(spec, run):
+    def build(spec, run, after_models=None):
         calls.append({"select": list(spec.select), "inputs": spec.inputs, "variables": spec.variables})
         con = duckdb.connect(str(run.staging / "warehouse.duckdb"))
         con.execute("create table squares as select * from (values (3, 9), (1, 1), (2, 4)) t(n, sq)")
         con.close()
+        if after_models is not None:  # where run_then_test calls it: models built, gates not yet run
+            after_models()
         return SUMMARY
 
     monkeypatch.setattr(execute_module, "_build", build)
@@ -126,4 +130,46 @@ def test_a_refusing_first_step_builds_nothing_else_and_publishes_nothing(tmp_pat
 
     with pytest.raises(RunError, match="1A freeze guard FAIL"):
         execute(spec(tmp_path, first_step=first_step))
+    assert fake_dbt == [] and nothing_published(tmp_path / "runs")
+
+
+def _slow_copy_of_squares(run):
+    """after_models stand-in: reads the built warehouse now, writes into the run's directory later."""
+    con = duckdb.connect(str(run.staging / "warehouse.duckdb"), read_only=True)
+    total = con.execute("select sum(sq) from squares").fetchone()[0]
+    con.close()
+
+    def late_write():
+        time.sleep(0.5)
+        (run.staging / "background.txt").write_text(f"{total}\n")
+        return total
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(late_write)
+    pool.shutdown(wait=False)
+    return future
+
+
+def test_background_work_after_the_models_is_read_by_outputs(tmp_path, fake_dbt):
+    started = []
+    done = execute(spec(tmp_path, dbt_mode="run_then_test",
+                        after_models=lambda run: started.append(_slow_copy_of_squares(run)) or started[0],
+                        outputs=lambda run, con: started[0].result()))
+    assert done.outcome == 14 and (done.run_dir / "background.txt").read_text() == "14\n"
+
+
+def test_a_failed_run_waits_for_its_background_work_before_it_is_kept(tmp_path, fake_dbt):
+    def refuse(run, con):
+        raise RunError("a gate failed")
+
+    with pytest.raises(RunError, match="a gate failed"):
+        execute(spec(tmp_path, dbt_mode="run_then_test", after_models=_slow_copy_of_squares, checks=refuse))
+    assert nothing_published(tmp_path / "runs")
+    kept = failed_attempts(tmp_path / "runs")
+    assert len(kept) == 1 and (kept[0] / "background.txt").read_text() == "14\n"
+
+
+def test_after_models_needs_models_and_gates_in_two_steps(tmp_path, fake_dbt):
+    with pytest.raises(ValueError, match="after_models needs dbt_mode run_then_test"):
+        execute(spec(tmp_path, after_models=_slow_copy_of_squares))
     assert fake_dbt == [] and nothing_published(tmp_path / "runs")

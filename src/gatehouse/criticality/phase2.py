@@ -16,6 +16,10 @@ GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
 GSTAR_SELECT = ["+gstar", "canon_gain_grid"]
 METRICS_ORDER = "model_role, spike_def_id, target_rate, gain"
 NO_FILES = {f"spike_{name}_path": "" for name in ("events", "summaries", "rasters", "conditions")}
+# Up to this many events dbt builds two nodes at once. A build of 1e7 events peaks at 2.3 GiB in one
+# node at a time, so two at once stay far inside the machine; at 1e8 one node alone holds ~17.5 GiB
+# (BENCHMARKS.md), so larger inputs build one node at a time. The outputs are the same either way.
+TWO_NODES_MAX_EVENTS = 20_000_000
 
 
 def _condition_label(spike_def_id: str, target_rate: float) -> str:
@@ -46,6 +50,23 @@ def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) 
     variables = {**NO_FILES, "spike_source": source, "spike_preset": preset, "spike_seed": seed,
                  **{f"spike_{name}_path": str(path) for name, path in files.items()}}
     return config, variables
+
+
+def _dbt_threads(variables: dict) -> int:
+    """2 for the synthetic data (3M events) and event files of at most TWO_NODES_MAX_EVENTS rows, else 1
+    (also for a file that is not parquet: the build's input checks then name its problem)."""
+    if variables["spike_source"] == "synthetic":
+        return 2
+    if variables["spike_source"] != "events":
+        return 1
+    import pyarrow
+    import pyarrow.parquet
+
+    try:
+        rows = pyarrow.parquet.ParquetFile(variables["spike_events_path"]).metadata.num_rows
+    except (OSError, pyarrow.ArrowException):
+        return 1
+    return 2 if rows <= TWO_NODES_MAX_EVENTS else 1
 
 
 def _check_unchanged(input_config: dict, variables: dict) -> None:
@@ -85,6 +106,7 @@ def gain_grid(runs_dir: Path, model_role: str = "INSTRUCT", events=None, summari
 
     return execute(RunSpec(
         runs_dir, GRID_PHASE, "S02", config, select=GRID_SELECT, inputs={**variables, "model_roles": [model_role]},
+        dbt_threads=_dbt_threads(variables),
         exports=[Export("metrics_parquet", f"select * from gain_grid_metrics order by {METRICS_ORDER}",
                         "metrics.parquet"),
                  Export("tau_rate_matched_parquet", f"select * from tau_rate_matched order by {METRICS_ORDER}, layer",

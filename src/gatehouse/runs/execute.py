@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -42,6 +43,9 @@ class RunSpec:
 
     first_step: (run) -> dbt summary: a dbt step of its own before the main one, into the same
              warehouse (1B: the gate-in models, which may refuse the run); both summaries are recorded;
+    after_models: (run) -> a Future or None, run_then_test only: called once the models are built, before the
+             gates run (the warehouse is closed then), to start work in the background that reads the models
+             (1B: the prior sensitivity's builds start from a copy); the run waits for it before it ends;
     checks:  after dbt, before anything is written (raise RunError to refuse the run); the gates'
              statuses are in run.record["dbt"]["tests"] by then;
     outputs: after the exports, for command-specific results, artifacts and record fields;
@@ -56,9 +60,11 @@ class RunSpec:
     variables: dict = field(default_factory=dict)     # dbt --vars
     inputs: dict | None = None                        # GATEHOUSE_* env inputs (keeps dbt's partial parse)
     dbt_mode: str = "build"                           # or "run_then_test": every model, then the gates
+    dbt_threads: int | None = None                    # build: nodes at once (None: the profile's, 1)
     exports: list[Export] = field(default_factory=list)
     record: dict = field(default_factory=dict)        # fields of run_record.json (phase_id is added)
     first_step: Callable[[Run], dict] | None = None
+    after_models: Callable[[Run], Future | None] | None = None
     checks: Callable[[Run, Any], None] | None = None
     outputs: Callable[[Run, Any], Any] | None = None
     record_warehouse: bool = True                     # the warehouse as an artifact (sha256 pinned)
@@ -74,38 +80,50 @@ def execute(spec: RunSpec) -> Executed:
     """Build, export, record and publish one run as `spec` declares; nothing is published on any error."""
     if spec.dbt_mode not in DBT_MODES:
         raise ValueError(f"dbt_mode {spec.dbt_mode!r}: expected one of {DBT_MODES}")
+    if spec.after_models and spec.dbt_mode != "run_then_test":
+        raise ValueError("after_models needs dbt_mode run_then_test (a build runs models and gates together)")
     with new_run(spec.runs_dir, spec.stage_tag, spec.config) as run:
         _import_in_background(spec.preload)
-        if spec.select:  # the dbt section first: checks may read the gates' statuses in run.record["dbt"]
-            first = spec.first_step(run) if spec.first_step else None
-            summary = _merged(first, _build(spec, run)) if first else _build(spec, run)
-            run.record_dbt(summary, select=list(spec.select),
-                           **({"inputs": spec.inputs} if spec.inputs is not None else {}))
-        con = _connect(run.staging / WAREHOUSE) if spec.select else None
+        background: list[Future] = []
         try:
-            if spec.checks:
-                spec.checks(run, con)
-            for export in spec.exports:
-                copy_to_parquet(con, export.sql, run.results / export.file_name)
-                run.artifact(export.logical_name, f"results/{export.file_name}")
-            run.record.update({"phase_id": spec.phase_id, **spec.record})
-            outcome = spec.outputs(run, con) if spec.outputs else None
-        finally:
-            if con is not None:
-                con.close()
-        if spec.select and spec.record_warehouse:
-            run.artifact("warehouse_duckdb", WAREHOUSE)
-        return Executed(run.final, outcome)
+            return _steps(spec, run, background)
+        finally:  # background work writes into the run's directory: it ends before the run is published or failed
+            wait([future for future in background if future is not None])
 
 
-def _build(spec: RunSpec, run: Run) -> dict:
+def _steps(spec: RunSpec, run: Run, background: list[Future]) -> Executed:
+    if spec.select:  # the dbt section first: checks may read the gates' statuses in run.record["dbt"]
+        first = spec.first_step(run) if spec.first_step else None
+        after_models = (lambda: background.append(spec.after_models(run))) if spec.after_models else None
+        summary = _build(spec, run, after_models)
+        run.record_dbt(_merged(first, summary) if first else summary, select=list(spec.select),
+                       **({"inputs": spec.inputs} if spec.inputs is not None else {}))
+    con = _connect(run.staging / WAREHOUSE) if spec.select else None
+    try:
+        if spec.checks:
+            spec.checks(run, con)
+        for export in spec.exports:
+            copy_to_parquet(con, export.sql, run.results / export.file_name)
+            run.artifact(export.logical_name, f"results/{export.file_name}")
+        run.record.update({"phase_id": spec.phase_id, **spec.record})
+        outcome = spec.outputs(run, con) if spec.outputs else None
+    finally:
+        if con is not None:
+            con.close()
+    if spec.select and spec.record_warehouse:
+        run.artifact("warehouse_duckdb", WAREHOUSE)
+    return Executed(run.final, outcome)
+
+
+def _build(spec: RunSpec, run: Run, after_models: Callable[[], None] | None) -> dict:
     from gatehouse.dbt_invoke import dbt_build, dbt_run_then_test
 
     database, target = run.staging / WAREHOUSE, run.staging / "dbt"
     if spec.dbt_mode == "run_then_test":
         return dbt_run_then_test(list(spec.select), spec.variables, database, target, spec.exclude or None,
-                                 inputs=spec.inputs)
-    return dbt_build(list(spec.select), spec.variables, database, target, spec.exclude or None, inputs=spec.inputs)
+                                 inputs=spec.inputs, after_models=after_models)
+    return dbt_build(list(spec.select), spec.variables, database, target, spec.exclude or None, inputs=spec.inputs,
+                     threads=spec.dbt_threads)
 
 
 def _merged(first: dict, second: dict) -> dict:

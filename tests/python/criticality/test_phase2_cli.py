@@ -211,3 +211,18 @@ def test_select_gstar_reads_any_published_metrics_table(tmp_path):
     assert record["dependencies"] == [] and document["model_role"] == "BASE"
     assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_ONE")} == {1.0}
     assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_TWO")} == {0.85}
+
+
+def test_dbt_builds_two_nodes_at_once_only_for_small_inputs(tmp_path, monkeypatch):
+    """Two dbt threads for the synthetic data and small event files; one for large files, for rasters and
+    for a file that is not parquet (the build's input checks report it)."""
+    events = tmp_path / "events.parquet"
+    pd.DataFrame({"z": np.arange(5, dtype=np.float32)}).to_parquet(events)
+    not_parquet = tmp_path / "events.csv"
+    not_parquet.write_text("z\n1\n")
+    assert phase2._dbt_threads({"spike_source": "synthetic"}) == 2
+    assert phase2._dbt_threads({"spike_source": "events", "spike_events_path": str(events)}) == 2
+    assert phase2._dbt_threads({"spike_source": "events", "spike_events_path": str(not_parquet)}) == 1
+    assert phase2._dbt_threads({"spike_source": "rasters"}) == 1
+    monkeypatch.setattr(phase2, "TWO_NODES_MAX_EVENTS", 4)
+    assert phase2._dbt_threads({"spike_source": "events", "spike_events_path": str(events)}) == 1

@@ -9,6 +9,7 @@ grade is reached (score: every seed's gates of that grade; certify: the certifie
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 from gatehouse import progress
@@ -101,12 +102,21 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
               "last_good": sha256_file(last_good_path) if last_good_path else None}
     run_inputs = {**inputs.dbt_inputs(), "realism_target_grade": target_grade,
                   "realism_last_good_path": str(last_good_path or "")}
+    scoring = []  # the prior sensitivity, started once the certified models are built
+
+    def start_sensitivity(run) -> Future:
+        progress.say("scoring the alternative 1A priors (sensitivity), beside the gates")
+        scoring.append(sensitivity.start_scoring(run.staging / "sensitivity", run.staging / WAREHOUSE, inputs,
+                                                 inputs.seeds[0]))
+        return scoring[0]
+
     executed = execute(RunSpec(
         runs_dir, "SITES_1B_CERTIFY", "S1BCE", config, select=CERTIFY_SELECT, exclude=gate_in.MODELS,
         inputs=run_inputs, dbt_mode="run_then_test",
         first_step=lambda run: gate_in.build(run, inputs, run_inputs, checked, certifying=True),  # no certification on a non-PASS 1A
+        after_models=start_sensitivity,
         checks=_refuse_failed_chain, exports=_exports({**EXPORTS, "realism_stability": "metric"}),
-        outputs=lambda run, con: _certificate(run, con, inputs, checked), record_warehouse=False))
+        outputs=lambda run, con: _certificate(run, con, inputs, checked, scoring[0]), record_warehouse=False))
     return executed.run_dir, executed.outcome
 
 
@@ -118,12 +128,11 @@ def _refuse_failed_chain(run, con) -> None:
         raise RunError(f"the placement chain failed its gates: {chain_failures}; nothing is certified")
 
 
-def _certificate(run, con, inputs: sources.SitesInputs, checked: dict) -> bool:
+def _certificate(run, con, inputs: sources.SitesInputs, checked: dict, scoring: Future) -> bool:
     """GeoParquet and maps of every seed, the prior sensitivity and certificate.json; True when the target is reached."""
     publish.write_geoparquet_and_maps(con, run, "results", inputs.seeds, with_seed=True)
-    progress.say("scoring the alternative 1A priors (sensitivity)")
-    alternatives = sensitivity.score_priors(run.staging / "sensitivity", run.staging / WAREHOUSE, inputs,
-                                            inputs.seeds[0])
+    progress.say("waiting for the prior sensitivity")
+    alternatives = scoring.result()
     certificate = certificate_document(con, checked, inputs, alternatives)
     (run.results / "certificate.json").write_text(json.dumps(certificate, indent=2, sort_keys=True) + "\n")
     run.record.update({"seeds": list(inputs.seeds), "target_grade": certificate["target_grade"],

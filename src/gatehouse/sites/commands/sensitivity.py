@@ -6,16 +6,17 @@ dbt scorecard, gates and plausibility checks, at one seed. Only the outlet polic
 policies, the seed and the catalogue seed are the certified run's. The result is descriptive: it
 never changes the certified grade.
 
-Each alternative starts from a copy of the certified warehouse and rebuilds only the models the
-catalogue feeds (the rerun matrix; tiles, weights and the place distances are reused, and the grade is
-SQL, so the gates need not run). The alternatives build concurrently, each in its own DuckDB file,
+Each alternative starts from a copy of the certified warehouse, taken once its models are built, and
+rebuilds only the models the catalogue feeds (the rerun matrix; tiles, weights and the place distances
+are reused, and the grade is SQL, so the gates need not run). The alternatives build in the background
+while the certified run's gates, exports and maps go on, all three at once, each in its own DuckDB file,
 which is removed once its grades are read; its dbt logs stay in the run directory.
 """
 
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -57,10 +58,30 @@ inner join (
 """
 
 
+def start_scoring(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, seed: int) -> Future:
+    """Copy `warehouse` (closed, its models built) and score the priors on the copy in a background thread;
+    the future's result is score_priors'."""
+    work_dir.mkdir(parents=True)
+    snapshot = work_dir / "certified_models.duckdb"
+    shutil.copyfile(warehouse, snapshot)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatehouse-sensitivity")
+    try:
+        return pool.submit(_score_and_remove, work_dir, snapshot, inputs, seed)
+    finally:
+        pool.shutdown(wait=False)  # the submitted work still runs to its end
+
+
+def _score_and_remove(work_dir: Path, snapshot: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
+    try:
+        return score_priors(work_dir, snapshot, inputs, seed)
+    finally:
+        snapshot.unlink()
+
+
 def score_priors(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
     """One row per alternative prior: its grade at `seed`, failing gates, plausibility and freeze guard.
     `warehouse` is the certified build's DuckDB file (copied, never changed)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each build is a dbt subprocess
+    with ThreadPoolExecutor(max_workers=len(ALTERNATIVE_PRIORS)) as pool:  # each build is a dbt subprocess
         return list(pool.map(lambda item: _score_prior(work_dir / item[0], warehouse, *item, inputs, seed),
                              ALTERNATIVE_PRIORS.items()))
 
