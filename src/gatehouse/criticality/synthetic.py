@@ -312,7 +312,8 @@ def generate(preset_name: str = "crossing", seed: int = 1337, roles=("INSTRUCT",
 
 def _in_key_order(frames_by_condition: dict[tuple[str, float], list[pd.DataFrame]]) -> pd.DataFrame:
     """All events sorted by (model_role, gain, seq_id, layer, token, unit), stably: the rows of
-    DataFrame.sort_values on those columns, without sorting the 3M-row string column (1.2 s -> 0.2 s)."""
+    DataFrame.sort_values on those columns, without sorting the string column (on the default data that
+    sort took 1.2 s of the generator's 1.7 s in a profile)."""
     ordered = []
     for condition in sorted(frames_by_condition):
         frame = pd.concat(frames_by_condition[condition], ignore_index=True)
