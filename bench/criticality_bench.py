@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.sections import write_section
-from gatehouse.criticality import SYNTHETIC_GENERATOR, synthetic
+from gatehouse.criticality import SYNTHETIC_GENERATOR, phase2, synthetic
 from gatehouse.project import canon, project_dir
 
 PROJECT_DIR = project_dir()
@@ -438,7 +438,9 @@ def markdown(results: list[dict], facts: dict, command: str, memory_limit: str, 
                   f"Linux {facts['kernel']}; Python {facts['python']}, DuckDB {facts['duckdb']}, dbt-core "
                   f"{facts['dbt-core']}, dbt-duckdb {facts['dbt-duckdb']}, numpy {facts['numpy']}, numba {facts['numba']}, pandas "
                   f"{facts['pandas']}, pyarrow {facts['pyarrow']}. DuckDB settings (profiles/profiles.yml, target dev): "
-                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. The machine's other load is not controlled "
+                  f"memory_limit={memory_limit} (env GATEHOUSE_MEMORY_LIMIT), threads=2. dbt builds two nodes at once up to "
+                  f"{phase2.TWO_NODES_MAX_EVENTS:,} events and for the embedded data, one above (phase2._dbt_threads). "
+                  "The machine's other load is not controlled "
                   f"(1-minute load average at the end of the counted pipeline attempts: "
                   f"{_loads(results)}), "
                   "so timings are noisy.", "", f"Code: {facts.get('code', 'unknown')}. Command: `{command}`", "",
