@@ -6,22 +6,13 @@
     spikes per site). -#}
 with rasters as (
     select * from {{ ref('int_rasters') }}
-),
-
-conditions as (
-    select * from {{ ref('int_raster_conditions') }}
 )
 
 select
-    cast(conditions.condition_index as integer) as condition_index,
-    cast(rasters.seq_id as integer) as seq_id,
-    cast(rasters.layer as integer) as layer,
-    cast(rasters.token as integer) as token,
-    cast(rasters.a as integer) as a
+    cast(condition_index as integer) as condition_index,
+    cast(seq_id as integer) as seq_id,
+    cast(layer as integer) as layer,
+    cast(token as integer) as token,
+    cast(a as integer) as a
 from rasters
-inner join conditions
-    on cast(rasters.model_role as string) = conditions.model_role
-    and cast(rasters.spike_def_id as string) = conditions.spike_def_id
-    and rasters.target_rate = conditions.target_rate
-    and rasters.gain = conditions.gain
 order by condition_index, seq_id, layer, token

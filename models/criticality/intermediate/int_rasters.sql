@@ -1,8 +1,10 @@
 {{ config(materialized='view') }}
 {#- The rasters A[condition, seq, layer, token] (spikes per occupied site), defined in SQL: stored
     events with v > tau (strict; v = z for SPIKE_ONE_SIDED_POS, |z| for SPIKE_TWO_SIDED_ABS), plus
-    imported rasters. A view: the metrics pool int_raster_layer_counts (the same counts from the
-    compiled pass 2), and gate C-RS-1 checks the two agree. -#}
+    imported rasters, keyed by int_raster_conditions' condition_index. A view: the metrics pool
+    int_raster_layer_counts (the same counts from the compiled pass 2), and gate C-RS-1 checks the
+    two agree. Each event meets its thresholds already keyed by condition, so the scan groups
+    integers only. -#}
 with events as (
     select * from {{ ref('stg_spikes__events') }}
 ),
@@ -16,43 +18,60 @@ thresholds as (
     from {{ ref('int_tau_rate_matched') }}
 ),
 
+conditions as (
+    select * from {{ ref('int_raster_conditions') }}
+),
+
 imported as (
     select model_role, spike_def_id, target_rate, gain, seq_id, layer, token, a
     from {{ ref('stg_spikes__raster_sites') }}
 ),
 
-spike_values as (
+condition_thresholds as (
     select
-        events.model_role,
-        spike_defs.spike_def_id,
-        events.gain,
-        events.seq_id,
-        events.layer,
-        events.token,
-        case spike_defs.spike_def_id
-            when 'SPIKE_TWO_SIDED_ABS' then abs(cast(events.z as double))
-            else cast(events.z as double)
-        end as v
-    from events
-    cross join spike_defs
+        conditions.condition_index,
+        conditions.model_role,
+        conditions.spike_def_id = 'SPIKE_TWO_SIDED_ABS' as two_sided,
+        conditions.gain,
+        thresholds.layer,
+        thresholds.tau
+    from thresholds
+    inner join conditions
+        on cast(thresholds.model_role as string) = conditions.model_role
+        and cast(thresholds.spike_def_id as string) = conditions.spike_def_id
+        and thresholds.target_rate = conditions.target_rate
+        and thresholds.gain = conditions.gain
+    inner join spike_defs
+        on cast(spike_defs.spike_def_id as string) = conditions.spike_def_id
 ),
 
 rate_matched as (
     select
-        thresholds.model_role,
-        thresholds.spike_def_id,
-        thresholds.target_rate,
-        thresholds.gain,
-        spike_values.seq_id,
-        spike_values.layer,
-        spike_values.token,
+        condition_thresholds.condition_index,
+        events.seq_id,
+        events.layer,
+        events.token,
         count(*) as a
-    from spike_values
-    inner join thresholds using (model_role, spike_def_id, gain, layer)
-    where spike_values.v > thresholds.tau
+    from events
+    inner join condition_thresholds
+        on events.model_role = condition_thresholds.model_role
+        and events.gain = condition_thresholds.gain
+        and events.layer = condition_thresholds.layer
+    where case when condition_thresholds.two_sided then abs(cast(events.z as double))
+        else cast(events.z as double) end > condition_thresholds.tau
     group by all
+),
+
+imported_sites as (
+    select conditions.condition_index, imported.seq_id, imported.layer, imported.token, imported.a
+    from imported
+    inner join conditions
+        on cast(imported.model_role as string) = conditions.model_role
+        and cast(imported.spike_def_id as string) = conditions.spike_def_id
+        and imported.target_rate = conditions.target_rate
+        and imported.gain = conditions.gain
 )
 
 select * from rate_matched
 union all
-select * from imported
+select * from imported_sites
