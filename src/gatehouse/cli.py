@@ -66,13 +66,21 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so the dbt child is killed and the run being built is removed."""
 
 
-def _terminate(signum, frame):
-    raise Terminated()
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stop(signum, frame):
+    """The first SIGTERM or Ctrl-C stops the command; later ones are ignored, so they cannot cut short the
+    cleanup it starts (dbt processes killed, the run being built removed: under a second)."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # signal() works only there
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS  # an ignored Ctrl-C (a job
+                if in_main_thread and signal.getsignal(number) is not signal.SIG_IGN}  # started with &) stays so
     previous_project = os.environ.get(PROJECT_ENV)
     try:
         args = build_parser().parse_args(argv)
@@ -95,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         _restore_project_env(previous_project)
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if result is not None:
         print(result)
     return 0

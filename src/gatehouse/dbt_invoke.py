@@ -22,6 +22,7 @@ from gatehouse import progress
 from gatehouse.project import PROJECT_ENV, project_dir
 from gatehouse.runs import RunError
 from gatehouse.runs.core import disk_full_message
+from gatehouse.runs.processes import PROCESSES
 
 PARSE_CACHE = ("target", "gatehouse-cli")  # under the project directory
 AUDIT_SCHEMA = "main_dbt_test__audit"  # where dbt stores each failed gate's rows (store_failures)
@@ -58,15 +59,16 @@ def dbt_run_then_test(select: list[str], variables: dict, database: Path, target
 
 
 def dbt_models(select: list[str], variables: dict, database: Path, target_path: Path,
-               exclude: list[str] | None = None, inputs: dict | None = None) -> dict:
-    """Build the selected seeds and models only (no gates); model errors raise RunError."""
+               exclude: list[str] | None = None, inputs: dict | None = None, label: str = "") -> dict:
+    """Build the selected seeds and models only (no gates); model errors raise RunError. `label` prefixes
+    the step's progress lines (a step beside others)."""
     return _invoke("build", select, variables, database, target_path, exclude,
-                   extra=["--resource-type", "seed", "--resource-type", "model"], inputs=inputs)
+                   extra=["--resource-type", "seed", "--resource-type", "model"], inputs=inputs, label=label)
 
 
 def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,
             exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = (),
-            inputs: dict | None = None) -> dict:
+            inputs: dict | None = None, label: str = "") -> dict:
     dbt = Path(sys.executable).with_name("dbt")
     # absolute: with `inputs` dbt runs in the database's directory, where a relative log path would land
     target_path = Path(target_path).resolve()
@@ -80,14 +82,14 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     environment = {**os.environ, PROJECT_ENV: str(project), "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
     if inputs is None:
-        returncode, output = _run_streaming(command, project, environment)
+        returncode, output = _run_streaming(command, project, environment, label)
     else:  # the profile (database path) and vars must not change from run to run to keep the parse
         environment.update({"GATEHOUSE_DB": database.name, **{
             f"GATEHOUSE_{name.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
             for name, value in inputs.items()}})
         cached_parse = _cached_parse(project, variables, inputs)
         _restore_parse(cached_parse, variables, target_path)
-        returncode, output = _run_streaming(command, database.parent, environment)
+        returncode, output = _run_streaming(command, database.parent, environment, label)
         _keep_parse(target_path / "partial_parse.msgpack", cached_parse)
     results_path = target_path / "run_results.json"
     full_disk = disk_full_message(output, database.parent)
@@ -107,24 +109,21 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     return summary
 
 
-def _run_streaming(command: list[str], cwd: Path, environment: dict) -> tuple[int, str]:
+def _run_streaming(command: list[str], cwd: Path, environment: dict, label: str = "") -> tuple[int, str]:
     """Run dbt, echoing each finished node as a progress line; (return code, whole output).
-    On any interruption (Ctrl-C, SIGTERM) the dbt child is killed before the exception goes on."""
-    progress.say(f"dbt {command[1]} started")
+    On any interruption (Ctrl-C, SIGTERM) the dbt child is killed before the exception goes on; a failing
+    run kills it from another thread (PROCESSES.stop_all)."""
+    progress.say(progress.labelled(label, f"dbt {command[1]} started"))
     lines = []
-    process = subprocess.Popen(command, cwd=cwd, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in process.stdout:
-            lines.append(line)
-            progress.dbt_line(line)
-        process.wait()
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    finally:
-        process.stdout.close()
+    with PROCESSES.started(command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True) as process:
+        try:
+            for line in process.stdout:
+                lines.append(line)
+                progress.dbt_line(line, label)
+            process.wait()
+        finally:
+            process.stdout.close()
     return process.returncode, "".join(lines)
 
 

@@ -28,8 +28,13 @@ def say(message: str) -> None:
             print(f"gatehouse [{time.monotonic() - _started:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def dbt_line(line: str) -> None:
-    """Echo a dbt output line when it reports a finished node (dots squeezed), else nothing."""
+def dbt_line(line: str, label: str = "") -> None:
+    """Echo a dbt output line when it reports a finished node (dots squeezed), else nothing. `label` names
+    the dbt step when several run side by side."""
     match = NODE_RESULT.match(line.rstrip())
     if match:
-        say(re.sub(r" \.{2,} ", " ", match["line"]))
+        say(labelled(label, re.sub(r" \.{2,} ", " ", match["line"])))
+
+
+def labelled(label: str, message: str) -> str:
+    return f"{label}: {message}" if label else message

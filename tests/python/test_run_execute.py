@@ -4,6 +4,8 @@ dbt is replaced by a stand-in that writes a known warehouse, so every exported b
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +15,7 @@ import pytest
 
 from gatehouse.runs import RunError, execute as execute_module, sha256_file
 from gatehouse.runs.execute import Export, RunSpec, execute
+from gatehouse.runs.processes import PROCESSES, Processes
 
 from .published import failed_attempts, nothing_published
 
@@ -173,3 +176,66 @@ def test_after_models_needs_models_and_gates_in_two_steps(tmp_path, fake_dbt):
     with pytest.raises(ValueError, match="after_models needs dbt_mode run_then_test"):
         execute(spec(tmp_path, after_models=_slow_copy_of_squares))
     assert fake_dbt == [] and nothing_published(tmp_path / "runs")
+
+
+def _background_sleeper(run, started: list):
+    """after_models stand-in: a background thread runs a subprocess that would sleep for a minute."""
+    def sleep_in_a_subprocess():
+        with PROCESSES.started([sys.executable, "-c", "import time; time.sleep(60)"]) as process:
+            started.append(process)
+            process.wait()
+        return process.returncode
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(sleep_in_a_subprocess)
+    pool.shutdown(wait=False)
+    while not started:
+        time.sleep(0.01)
+    return future
+
+
+def test_a_failed_run_kills_its_background_processes_instead_of_waiting(tmp_path, fake_dbt):
+    started = []
+
+    def refuse(run, con):
+        raise RunError("a gate failed")
+
+    clock = time.monotonic()
+    with pytest.raises(RunError, match="a gate failed"):
+        execute(spec(tmp_path, dbt_mode="run_then_test", after_models=lambda run: _background_sleeper(run, started),
+                     checks=refuse))
+    assert time.monotonic() - clock < 30 and started[0].returncode == -signal.SIGKILL
+    assert nothing_published(tmp_path / "runs") and len(failed_attempts(tmp_path / "runs")) == 1
+    with PROCESSES.started([sys.executable, "-c", "pass"]) as process:  # the next run may start processes again
+        assert process.wait() == 0
+
+
+def test_failed_background_work_fails_the_run(tmp_path, fake_dbt):
+    def broken(run):
+        pool = ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(lambda: 1 / 0)
+        pool.shutdown(wait=True)
+        return future
+
+    with pytest.raises(RunError, match="division by zero") as raised:
+        execute(spec(tmp_path, dbt_mode="run_then_test", after_models=broken))
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+    assert nothing_published(tmp_path / "runs") and len(failed_attempts(tmp_path / "runs")) == 1
+
+
+def test_no_process_starts_once_the_run_is_stopping():
+    processes = Processes()
+    processes.stop_all()
+    with pytest.raises(RunError, match="was not started: the run is stopping"):
+        with processes.started([sys.executable, "-c", "pass"]):
+            pass
+    processes.allow()
+    with processes.started([sys.executable, "-c", "pass"]) as process:
+        assert process.wait() == 0
+
+
+def test_a_process_is_killed_when_its_block_fails():
+    with pytest.raises(KeyboardInterrupt):
+        with Processes().started([sys.executable, "-c", "import time; time.sleep(60)"]) as process:
+            raise KeyboardInterrupt
+    assert process.returncode == -signal.SIGKILL

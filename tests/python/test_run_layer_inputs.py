@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gatehouse import cli
 from gatehouse.cli import main
 from gatehouse.project import canon, project_dir
 
@@ -217,3 +218,15 @@ def test_a_relative_runs_dir_keeps_the_dbt_logs_inside_the_published_run(tmp_pat
     (run_dir,) = (tmp_path / "runs").glob("RUN_*")
     assert (run_dir / "dbt" / "logs" / "dbt.log").is_file()
     assert not [path for path in run_dir.rglob("*") if ".staging-" in path.name]
+
+
+def test_after_the_first_stop_signal_the_others_are_ignored():
+    """A scheduler that repeats SIGTERM must not cut short the cleanup the first one started."""
+    previous = {number: signal.getsignal(number) for number in cli.STOP_SIGNALS}
+    try:
+        with pytest.raises(cli.Terminated):
+            cli._stop(signal.SIGTERM, None)
+        assert all(signal.getsignal(number) is signal.SIG_IGN for number in cli.STOP_SIGNALS)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

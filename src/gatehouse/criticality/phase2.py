@@ -16,9 +16,10 @@ GRID_SELECT = ["+gain_grid_metrics", "+tau_rate_matched"]
 GSTAR_SELECT = ["+gstar", "canon_gain_grid"]
 METRICS_ORDER = "model_role, spike_def_id, target_rate, gain"
 NO_FILES = {f"spike_{name}_path": "" for name in ("events", "summaries", "rasters", "conditions")}
-# Up to this many events dbt builds two nodes at once. A build of 1e7 events peaks at 2.3 GiB in one
-# node at a time, so two at once stay far inside the machine; at 1e8 one node alone holds ~17.5 GiB
-# (BENCHMARKS.md), so larger inputs build one node at a time. The outputs are the same either way.
+# Up to this many events dbt builds two nodes at once: with two at once, a build of 19,946,255 events
+# peaked at 5.9 GiB (`python -m bench.criticality_bench --events 2e7 --repeat 1 --no-default`), far inside
+# the machine; at 1e8 one node alone holds ~17.5 GiB (BENCHMARKS.md), so larger inputs build one node at
+# a time. The outputs are the same either way.
 TWO_NODES_MAX_EVENTS = 20_000_000
 
 

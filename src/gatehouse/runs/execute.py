@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from gatehouse.runs.core import Run, copy_to_parquet, new_run
+from gatehouse.runs.processes import PROCESSES
 
 WAREHOUSE = "warehouse.duckdb"
 DBT_MODES = ("build", "run_then_test")
@@ -45,7 +46,8 @@ class RunSpec:
              warehouse (1B: the gate-in models, which may refuse the run); both summaries are recorded;
     after_models: (run) -> a Future or None, run_then_test only: called once the models are built, before the
              gates run (the warehouse is closed then), to start work in the background that reads the models
-             (1B: the prior sensitivity's builds start from a copy); the run waits for it before it ends;
+             (1B: the prior sensitivity's builds start from a copy); the run waits for it before it ends,
+             fails when it fails, and on any failure first kills its subprocesses (runs.processes);
     checks:  after dbt, before anything is written (raise RunError to refuse the run); the gates'
              statuses are in run.record["dbt"]["tests"] by then;
     outputs: after the exports, for command-specific results, artifacts and record fields;
@@ -84,11 +86,19 @@ def execute(spec: RunSpec) -> Executed:
         raise ValueError("after_models needs dbt_mode run_then_test (a build runs models and gates together)")
     with new_run(spec.runs_dir, spec.stage_tag, spec.config) as run:
         _import_in_background(spec.preload)
-        background: list[Future] = []
+        background: list[Future | None] = []
         try:
-            return _steps(spec, run, background)
+            executed = _steps(spec, run, background)
+            for future in background:  # failed background work fails the run
+                if future is not None:
+                    future.result()
+            return executed
+        except BaseException:  # a failed or interrupted run does not wait for its background builds' results
+            PROCESSES.stop_all()
+            raise
         finally:  # background work writes into the run's directory: it ends before the run is published or failed
             wait([future for future in background if future is not None])
+            PROCESSES.allow()
 
 
 def _steps(spec: RunSpec, run: Run, background: list[Future]) -> Executed:

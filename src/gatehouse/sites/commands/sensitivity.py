@@ -75,7 +75,7 @@ def _score_and_remove(work_dir: Path, snapshot: Path, inputs: sources.SitesInput
     try:
         return score_priors(work_dir, snapshot, inputs, seed)
     finally:
-        snapshot.unlink()
+        snapshot.unlink(missing_ok=True)  # gone with the staging directory when the run was stopped
 
 
 def score_priors(work_dir: Path, warehouse: Path, inputs: sources.SitesInputs, seed: int) -> list[dict]:
@@ -96,7 +96,7 @@ def _score_prior(work_dir: Path, warehouse: Path, name: str, file_name: str, inp
     database = work_dir / "warehouse.duckdb"
     shutil.copyfile(warehouse, database)
     dbt_models(SELECT, {}, database, work_dir / "dbt", exclude=EXCLUDE,
-               inputs={**alternative.dbt_inputs(), "realism_target_grade": "B"})
+               inputs={**alternative.dbt_inputs(), "realism_target_grade": "B"}, label=f"sensitivity {name}")
     con = duckdb.connect(str(database), read_only=True)
     try:
         graded = json_records(con.execute(GRADE_SQL).df())[0]
