@@ -1,6 +1,9 @@
-{% macro same_condition_and_sequence(left, right) -%}
-    {#- Join predicate: the same condition (model_role, spike_def_id, target_rate, gain) and seq_id. -#}
-    {%- for key in ['model_role', 'spike_def_id', 'target_rate', 'gain', 'seq_id'] -%}
-        {{ right }}.{{ key }} = {{ left }}.{{ key }}{% if not loop.last %} and {% endif %}
-    {%- endfor -%}
+{% macro same_condition(keyed, conditions) -%}
+    {#- Join predicate: the condition keys (model_role, spike_def_id, target_rate, gain) of `keyed` are those
+        of `conditions`, an int_raster_conditions row (key strings there are plain strings, so a stored
+        ENUM key is compared as a string). -#}
+    cast({{ keyed }}.model_role as string) = {{ conditions }}.model_role
+    and cast({{ keyed }}.spike_def_id as string) = {{ conditions }}.spike_def_id
+    and {{ keyed }}.target_rate = {{ conditions }}.target_rate
+    and {{ keyed }}.gain = {{ conditions }}.gain
 {%- endmacro %}

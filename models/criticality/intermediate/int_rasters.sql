@@ -36,11 +36,7 @@ condition_thresholds as (
         thresholds.layer,
         thresholds.tau
     from thresholds
-    inner join conditions
-        on cast(thresholds.model_role as string) = conditions.model_role
-        and cast(thresholds.spike_def_id as string) = conditions.spike_def_id
-        and thresholds.target_rate = conditions.target_rate
-        and thresholds.gain = conditions.gain
+    inner join conditions on {{ same_condition('thresholds', 'conditions') }}
     inner join spike_defs
         on cast(spike_defs.spike_def_id as string) = conditions.spike_def_id
 ),
@@ -65,11 +61,7 @@ rate_matched as (
 imported_sites as (
     select conditions.condition_index, imported.seq_id, imported.layer, imported.token, imported.a
     from imported
-    inner join conditions
-        on cast(imported.model_role as string) = conditions.model_role
-        and cast(imported.spike_def_id as string) = conditions.spike_def_id
-        and imported.target_rate = conditions.target_rate
-        and imported.gain = conditions.gain
+    inner join conditions on {{ same_condition('imported', 'conditions') }}
 )
 
 select * from rate_matched
