@@ -161,6 +161,11 @@ def test_background_work_after_the_models_is_read_by_outputs(tmp_path, fake_dbt)
     assert done.outcome == 14 and (done.run_dir / "background.txt").read_text() == "14\n"
 
 
+def test_after_models_that_starts_nothing_publishes_as_usual(tmp_path, fake_dbt):
+    done = execute(spec(tmp_path, dbt_mode="run_then_test", after_models=lambda run: None))
+    assert done.run_dir.is_dir() and not failed_attempts(tmp_path / "runs")
+
+
 def test_a_failed_run_waits_for_its_background_work_before_it_is_kept(tmp_path, fake_dbt):
     def refuse(run, con):
         raise RunError("a gate failed")

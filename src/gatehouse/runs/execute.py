@@ -86,25 +86,24 @@ def execute(spec: RunSpec) -> Executed:
         raise ValueError("after_models needs dbt_mode run_then_test (a build runs models and gates together)")
     with new_run(spec.runs_dir, spec.stage_tag, spec.config) as run:
         _import_in_background(spec.preload)
-        background: list[Future | None] = []
+        background: list[Future] = []
         try:
             executed = _steps(spec, run, background)
             for future in background:  # failed background work fails the run
-                if future is not None:
-                    future.result()
+                future.result()
             return executed
         except BaseException:  # a failed or interrupted run does not wait for its background builds' results
             PROCESSES.stop_all()
             raise
         finally:  # background work writes into the run's directory: it ends before the run is published or failed
-            wait([future for future in background if future is not None])
+            wait(background)
             PROCESSES.allow()
 
 
 def _steps(spec: RunSpec, run: Run, background: list[Future]) -> Executed:
     if spec.select:  # the dbt section first: checks may read the gates' statuses in run.record["dbt"]
         first = spec.first_step(run) if spec.first_step else None
-        after_models = (lambda: background.append(spec.after_models(run))) if spec.after_models else None
+        after_models = (lambda: _keep(background, spec.after_models(run))) if spec.after_models else None
         summary = _build(spec, run, after_models)
         run.record_dbt(_merged(first, summary) if first else summary, select=list(spec.select),
                        **({"inputs": spec.inputs} if spec.inputs is not None else {}))
@@ -123,6 +122,11 @@ def _steps(spec: RunSpec, run: Run, background: list[Future]) -> Executed:
     if spec.select and spec.record_warehouse:
         run.artifact("warehouse_duckdb", WAREHOUSE)
     return Executed(run.final, outcome)
+
+
+def _keep(background: list[Future], future: Future | None) -> None:
+    if future is not None:
+        background.append(future)
 
 
 def _build(spec: RunSpec, run: Run, after_models: Callable[[], None] | None) -> dict:
