@@ -37,9 +37,10 @@ test-spark: $(BIN)/.spark-installed
 
 bench: $(BIN)/.spark-installed  # results and their commands go into BENCHMARKS.md (the Spark bench needs the extra)
 	$(BIN)/python -m bench.criticality_bench --events 1e6 1e7 1e8 --repeat 2 --markdown BENCHMARKS.md
-	$(BIN)/python -m bench.sites_bench --sites 1e5 1e6 --certify --markdown BENCHMARKS.md
+	$(BIN)/python -m bench.toolkit_bench --events 1e7 --command-events 1e8 --repeat 3 --markdown BENCHMARKS.md
+	$(BIN)/python -m bench.sites_bench --sites 1e5 1e6 --certify --baseline e2bc2b5 --repeat 2 --markdown BENCHMARKS.md
 	$(BIN)/python -m bench.transformer_bench --markdown BENCHMARKS.md
-	$(BIN)/python -m bench.spark_bench --sites 1e6 --events 1e7 1e8 --markdown BENCHMARKS.md
+	$(BIN)/python -m bench.spark_bench --sites 1e6 --events 1e7 1e8 --workdir /tmp/bench/spark2 --markdown BENCHMARKS.md
 
 clean:
 	rm -rf target logs data/*.duckdb

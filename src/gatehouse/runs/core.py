@@ -1,8 +1,8 @@
 """Run directories: content-hash run ids, resolved config, atomic publish, run_record.json.
 
 A run is built in a hidden staging directory beside its final place and renamed into place only
-when everything succeeded, so a failed run leaves nothing behind and an existing run directory is
-never touched.
+when everything succeeded, so a failed run is never published (its attempt is kept under failed/ as
+evidence; an interrupted one is removed) and an existing run directory is never touched.
 """
 
 from __future__ import annotations
