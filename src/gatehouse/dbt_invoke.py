@@ -24,6 +24,7 @@ from gatehouse.runs import RunError
 from gatehouse.runs.core import disk_full_message
 from gatehouse.runs.processes import PROCESSES
 
+DBT_COMMAND = (sys.executable, "-P", "-m", "gatehouse.dbt_main")  # dbt, without the teardown (see dbt_main)
 PARSE_CACHE = ("target", "gatehouse-cli")  # under the project directory
 AUDIT_SCHEMA = "main_dbt_test__audit"  # where dbt stores each failed gate's rows (store_failures)
 
@@ -69,11 +70,10 @@ def dbt_models(select: list[str], variables: dict, database: Path, target_path: 
 def _invoke(subcommand: str, select: list[str], variables: dict, database: Path, target_path: Path,
             exclude: list[str] | None = None, failing_ok: tuple[str, ...] = (), extra: list[str] = (),
             inputs: dict | None = None, label: str = "") -> dict:
-    dbt = Path(sys.executable).with_name("dbt")
     # absolute: with `inputs` dbt runs in the database's directory, where a relative log path would land
     target_path = Path(target_path).resolve()
     project = project_dir()
-    command = [str(dbt), subcommand, "--project-dir", str(project), "--profiles-dir", str(project / "profiles"),
+    command = [*DBT_COMMAND, subcommand, "--project-dir", str(project), "--profiles-dir", str(project / "profiles"),
                "--target-path", str(target_path), "--vars", json.dumps(variables, sort_keys=True),
                "--indirect-selection", "cautious", "--select", *select]
     if exclude:
@@ -113,7 +113,7 @@ def _run_streaming(command: list[str], cwd: Path, environment: dict, label: str 
     """Run dbt, echoing each finished node as a progress line; (return code, whole output).
     On any interruption (Ctrl-C, SIGTERM) the dbt child is killed before the exception goes on; a failing
     run kills it from another thread (PROCESSES.stop_all)."""
-    progress.say(progress.labelled(label, f"dbt {command[1]} started"))
+    progress.say(progress.labelled(label, f"dbt {command[len(DBT_COMMAND)]} started"))
     lines = []
     with PROCESSES.started(command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True) as process:

@@ -24,7 +24,7 @@ class Processes:
         """The running process for the block; killed if the block ends by an exception (Ctrl-C included)."""
         with self._lock:  # a process cannot start between stop_all's kills and allow
             if self._stopped:
-                raise RunError(f"{command[0]} was not started: the run is stopping")
+                raise RunError(f"{' '.join(command)} was not started: the run is stopping")
             process = subprocess.Popen(command, **popen_args)
             self._running.add(process)
         try:
