@@ -59,10 +59,19 @@ def coefficients_stationary_mean(trials: np.ndarray, steps: np.ndarray) -> np.nd
 M_SEARCH = (1e-4, 1.5)  # m is searched in this range
 
 
+def _residuals_after_best_prefactors(powers: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """Σ_k (r_k - b m^k)^2 at the least-squares b of each row of powers [..., k] = m^k.
+
+    Products are summed by numpy (fixed pairwise order), not by BLAS (`@`), whose kernel OpenBLAS picks
+    per CPU model with its own summation order: the same inputs would give other last bits on another
+    machine. The residual is summed directly, not as Σ r^2 - (Σ r m^k)^2 / Σ m^2k, which cancels to
+    rounding noise near the minimum and leaves the search nothing to resolve there."""
+    prefactors = (powers * coefficients).sum(axis=-1) / (powers * powers).sum(axis=-1)
+    return ((coefficients - prefactors[..., None] * powers) ** 2).sum(axis=-1)
+
+
 def _residual_after_best_prefactor(m: float, steps: np.ndarray, coefficients: np.ndarray) -> float:
-    """Σ (r_k - b m^k)^2 at the least-squares b for this m: Σ r^2 - (Σ r m^k)^2 / Σ m^2k."""
-    powers = np.power(m, steps)
-    return float((coefficients ** 2).sum() - (coefficients @ powers) ** 2 / (powers @ powers))
+    return float(_residuals_after_best_prefactors(np.power(m, steps), coefficients))
 
 
 def fit_exponential(steps: np.ndarray, coefficients: np.ndarray) -> tuple[float, float]:
@@ -76,7 +85,7 @@ def fit_exponential(steps: np.ndarray, coefficients: np.ndarray) -> tuple[float,
         return float("nan"), float("nan")
     grid = np.linspace(*M_SEARCH, 1501)
     powers = np.power(grid[:, None], steps[None, :])
-    residuals = (coefficients ** 2).sum() - (powers @ coefficients) ** 2 / (powers * powers).sum(axis=1)
+    residuals = _residuals_after_best_prefactors(powers, coefficients)
     best = int(np.argmin(residuals))
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
     found = minimize_scalar(_residual_after_best_prefactor, bounds=(low, high), args=(steps, coefficients),
@@ -85,7 +94,7 @@ def fit_exponential(steps: np.ndarray, coefficients: np.ndarray) -> tuple[float,
     if m <= grid[1] or m >= grid[-2]:
         return float("nan"), float("nan")  # the best fit sits at the edge of the search: no decay to read
     powers = np.power(m, steps)
-    return m, float(coefficients @ powers / (powers @ powers))
+    return m, float((coefficients * powers).sum() / (powers * powers).sum())
 
 
 def mr_estimate(trials: np.ndarray, k_max: int, method: str) -> dict[str, float]:

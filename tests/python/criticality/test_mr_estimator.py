@@ -1,6 +1,10 @@
 """The MR estimator against known m (driven Poisson branching processes, full and binomially
 subsampled) and against the `mrestimator` package on the same data (criticality_anchors §1.2, §2)."""
 
+import os
+import platform
+import subprocess
+import sys
 import warnings
 
 import mrestimator as mre
@@ -77,3 +81,18 @@ def test_condition_series_sum_the_raster_along_each_axis():
                                                      np.array([3, 1, 5]), n_sequences=2, n_layers=2, seq_len=3)
     assert along_tokens.tolist() == [[0, 0, 4], [5, 0, 0]]
     assert along_layers.tolist() == [[3, 1], [0, 5]]
+
+
+FIT_SCRIPT = """import numpy as np
+from gatehouse.criticality.mr_estimator import fit_exponential
+steps = np.arange(1, 11)
+print(repr(fit_exponential(steps, 0.4 * 0.83 ** steps)))"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the OpenBLAS core types named are x86-64 ones")
+def test_the_fit_gives_the_same_bits_whatever_blas_kernel_the_cpu_gets():
+    """OpenBLAS picks its kernels by CPU model, each summing in its own order (OPENBLAS_CORETYPE forces one):
+    an AMD EPYC with AVX-512 gets Haswell's, an Intel Xeon SkylakeX's. The fit must not depend on it."""
+    fits = {subprocess.run([sys.executable, "-c", FIT_SCRIPT], env={**os.environ, "OPENBLAS_CORETYPE": core},
+                           capture_output=True, text=True, check=True).stdout for core in ("Prescott", "Haswell")}
+    assert len(fits) == 1, fits
