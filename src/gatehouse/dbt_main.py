@@ -21,9 +21,8 @@ from pathlib import Path
 def main() -> None:
     from dbt.cli.main import cli
 
-    sys.argv[0] = "dbt"  # dbt names the command after it in its logs
     try:
-        cli()
+        cli(prog_name="dbt")  # the command's name in dbt's logs (click would say `python -m gatehouse.dbt_main`)
         code = 0
     except SystemExit as exit:
         code = exit_code(exit)
