@@ -33,7 +33,7 @@ test: install
 # written to target/spark-test/spark_comparison_<pipeline>.md), bad inputs refused with the same errors.
 test-spark: $(BIN)/.spark-installed
 	rm -rf target/spark-test
-	GATEHOUSE_SPARK_TEST_OUT=$(CURDIR)/target/spark-test $(BIN)/pytest -n 2 --dist loadgroup tests/spark
+	GATEHOUSE_SPARK_TEST_OUT=$(CURDIR)/target/spark-test $(BIN)/pytest -n 2 tests/spark  # --dist loadfile (pyproject): one worker per module
 
 bench: $(BIN)/.spark-installed  # results and their commands go into BENCHMARKS.md (the Spark bench needs the extra)
 	$(BIN)/python -m bench.criticality_bench --events 1e6 1e7 1e8 --repeat 2 --markdown BENCHMARKS.md

@@ -24,6 +24,7 @@ class Build:
     folder: Path
     returncode: int
     output: str
+    artifacts: str = "target"  # the folder (in `folder`) of this invocation's run_results.json and manifest
 
     @property
     def database(self) -> Path:
@@ -34,7 +35,7 @@ class Build:
         return self.folder / "warehouse"
 
     def results(self) -> list[dict]:
-        path = self.folder / "target" / "run_results.json"
+        path = self.folder / self.artifacts / "run_results.json"
         return json.loads(path.read_text())["results"] if path.is_file() else []
 
     def failed(self) -> list[dict]:
@@ -53,9 +54,11 @@ class Build:
 
 
 def dbt_build(engine: str, folder: Path, variables: dict, select: list[str], exclude: list[str] = (),
-              duckdb_target: str = "ci", environment: dict | None = None) -> Build:
-    """`dbt build` of `select` (minus `exclude`) with `variables` on `engine` (DuckDB: `duckdb_target` of
-    profiles.yml), `environment` added to this process's; dbt's output is kept for failure messages."""
+              duckdb_target: str = "ci", environment: dict | None = None, subcommand: str = "build",
+              artifacts: str = "target") -> Build:
+    """`dbt build` (or `subcommand`) of `select` (minus `exclude`) with `variables` on `engine` (DuckDB:
+    `duckdb_target` of profiles.yml), `environment` added to this process's, its artifacts in
+    `folder`/`artifacts`; dbt's output is kept for failure messages."""
     project = project_dir()
     folder.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, PROJECT_ENV: str(project), "DBT_PROFILES_DIR": str(project / "profiles"),
@@ -66,10 +69,10 @@ def dbt_build(engine: str, folder: Path, variables: dict, select: list[str], exc
         command, target = [sys.executable, "-m", "gatehouse.spark.dbt"], "spark"
     else:
         command, target = [str(Path(sys.executable).with_name("dbt"))], duckdb_target
-    command += ["build", "--project-dir", str(project), "--target", target, "--target-path", str(folder / "target"),
+    command += [subcommand, "--project-dir", str(project), "--target", target, "--target-path", str(folder / artifacts),
                 "--log-path", str(folder / "logs"), "--vars", json.dumps(variables), "--select", *select]
     if exclude:
         command += ["--exclude", *exclude]
     # the Derby metastore of the local session lands in the working directory
     done = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True)
-    return Build(engine, folder, done.returncode, done.stdout + done.stderr)
+    return Build(engine, folder, done.returncode, done.stdout + done.stderr, artifacts)
