@@ -4,10 +4,10 @@ hashes such as the S9 egress checksums) equal. Criticality runs on the small spi
 its embedded default (Natural Earth + GeoNames, the 1A surrogate, the four certification seeds).
 
 The tests are collected from one module per pipeline (test_same_numbers_<pipeline>.py, which sets PIPELINE),
-so that `make test-spark` (pytest -n 2, `--dist loadfile`) builds each pipeline once, on one worker, and the
-two pipelines on two workers. Not `--dist loadgroup`: with pytest 9 and xdist 3.8 its group marks are ignored
-(xdist sets `item._nodeid`, which pytest 9 no longer reads), and two workers built one pipeline in one folder
-at the same time, deleting each other's tables."""
+so that `make test-spark` (pytest -n 2, `--dist loadfile`) builds each pipeline once, on one worker. Not
+`--dist loadgroup`: with pytest 9 and xdist 3.8 its group marks are ignored (xdist sets `item._nodeid`, which
+pytest 9 no longer reads), and two workers built one pipeline in one folder at the same time, deleting each
+other's tables."""
 
 import json
 import shutil
