@@ -82,14 +82,14 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     environment = {**os.environ, PROJECT_ENV: str(project), "GATEHOUSE_DB": str(database), "DO_NOT_TRACK": "1",
                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false", "DBT_LOG_PATH": str(target_path / "logs")}
     if inputs is None:
-        returncode, output = _run_streaming(command, project, environment, label)
+        returncode, output = _run_streaming(command, project, environment, f"dbt {subcommand}", label)
     else:  # the profile (database path) and vars must not change from run to run to keep the parse
         environment.update({"GATEHOUSE_DB": database.name, **{
             f"GATEHOUSE_{name.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
             for name, value in inputs.items()}})
         cached_parse = _cached_parse(project, variables, inputs)
         _restore_parse(cached_parse, variables, target_path)
-        returncode, output = _run_streaming(command, database.parent, environment, label)
+        returncode, output = _run_streaming(command, database.parent, environment, f"dbt {subcommand}", label)
         _keep_parse(target_path / "partial_parse.msgpack", cached_parse)
     results_path = target_path / "run_results.json"
     full_disk = disk_full_message(output, database.parent)
@@ -109,11 +109,13 @@ def _invoke(subcommand: str, select: list[str], variables: dict, database: Path,
     return summary
 
 
-def _run_streaming(command: list[str], cwd: Path, environment: dict, label: str = "") -> tuple[int, str]:
-    """Run dbt, echoing each finished node as a progress line; (return code, whole output).
+def _run_streaming(command: list[str], cwd: Path, environment: dict, name: str,
+                   label: str = "") -> tuple[int, str]:
+    """Run dbt (`name`: how the progress line calls it), echoing each finished node as a progress line;
+    (return code, whole output).
     On any interruption (Ctrl-C, SIGTERM) the dbt child is killed before the exception goes on; a failing
     run kills it from another thread (PROCESSES.stop_all)."""
-    progress.say(progress.labelled(label, f"dbt {command[len(DBT_COMMAND)]} started"))
+    progress.say(progress.labelled(label, f"{name} started"))
     lines = []
     with PROCESSES.started(command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True) as process:
