@@ -1,4 +1,5 @@
-{#- Per (model_role, spike_def, gain, layer): the histogram range rounded outwards to the edge grid. -#}
+{#- Per (model_role, spike_def, gain, layer): the histogram range rounded outwards to the edge grid, and the
+    summaries' v_min, v_max and n_above_tau0 that pass 1 checks the events against. -#}
 with summaries as (
     select * from {{ ref('stg_spikes__summaries') }}
 ),
@@ -18,6 +19,8 @@ select
     summaries.n_values,
     summaries.value_floor,
     summaries.n_above_tau0,
+    summaries.v_min,
+    summaries.v_max,
     floor(summaries.v_min / settings.edge_round_abs) * settings.edge_round_abs as v_min_r,
     ceil(summaries.v_max / settings.edge_round_abs) * settings.edge_round_abs as v_max_r
 from summaries

@@ -19,6 +19,9 @@ import numpy as np
 
 ISSUES = ("non_finite_z", "layer", "token", "seq_id", "unit", "gain", "order", "duplicate")
 NON_FINITE, BAD_LAYER, BAD_TOKEN, BAD_SEQ, BAD_UNIT, BAD_GAIN, OUT_OF_ORDER, DUPLICATE = range(len(ISSUES))
+# histogram_batch's per (spike def, gain, layer) tallies of values v that the summaries must agree with
+TALLIES = ("below_v_min", "above_v_max", "above_tau0")
+BELOW_V_MIN, ABOVE_V_MAX, ABOVE_TAU0 = range(len(TALLIES))
 
 # raster_layer_batch status codes
 BATCH_DONE, OUTPUT_FULL, SEQUENCES_NOT_GROUPED, ROW_OUTSIDE_LATTICE = range(4)
@@ -60,13 +63,17 @@ def _compare_keys(p_g, p_s, p_l, p_t, p_u, g, s, l, t, u):
 
 @numba.njit(nogil=True, cache=True)
 def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n_layers, seq_len, n_sequences, d_ff,
-                    transform, lo, hi, floor, bins, hist, events_per_gain, issues, bad_gain, previous):
+                    transform, lo, hi, floor, v_min, v_max, tau0, bins, hist, tallies, events_per_gain, issues,
+                    bad_gain, previous):
     """Pass 1 over one batch: row checks, order check, histogram counts, for the rows of the
     sequences this worker owns (see `owner`; rows of unknown gains go to worker 0). Rows outside the
     lattice (layer < n_layers, token < seq_len, seq_id < n_sequences, unit < d_ff) are counted in `issues`.
 
-    hist [D, G, L, bins]; lo/hi/floor [D, G, L]; previous int64[5] holds the worker's last key
-    (gain index, seq_id, layer, token, unit), previous[0] = -1 before the first row.
+    hist [D, G, L, bins]; lo/hi/floor/v_min/v_max [D, G, L]; tallies [D, G, L, 3] counts the binned values
+    (v > floor) below v_min or above v_max, which the histogram would clamp, and the values above tau0
+    (TALLIES), which the summaries must agree with; previous
+    int64[5] holds the worker's last key (gain index, seq_id, layer, token, unit), previous[0] = -1
+    before the first row.
     """
     p_g, p_s, p_l, p_t, p_u = previous[0], previous[1], previous[2], previous[3], previous[4]
     last_gain, g = np.nan, -1
@@ -113,7 +120,13 @@ def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n
         z64 = np.float64(z[i])
         for d in range(transform.shape[0]):
             v = abs(z64) if transform[d] == 1 else z64
+            if v > tau0:
+                tallies[d, g, l, ABOVE_TAU0] += 1
             if v > floor[d, g, l]:
+                if v < v_min[d, g, l]:
+                    tallies[d, g, l, BELOW_V_MIN] += 1
+                elif v > v_max[d, g, l]:
+                    tallies[d, g, l, ABOVE_V_MAX] += 1
                 low, high = lo[d, g, l], hi[d, g, l]
                 clamped = min(max(v, low), high)
                 b = int(np.floor((clamped - low) * bins / (high - low)))

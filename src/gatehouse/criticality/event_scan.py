@@ -51,6 +51,9 @@ class RoleLayout:
     lo: np.ndarray      # [D, G, L] v_min_r
     hi: np.ndarray      # [D, G, L] v_max_r
     floor: np.ndarray   # [D, G, L] value_floor
+    v_min: np.ndarray   # [D, G, L] the summaries' v_min, v_max and n_above_tau0, which the events must agree with
+    v_max: np.ndarray
+    n_above_tau0: np.ndarray
     source: str = "the summaries"  # where the lattice comes from, for error messages
 
     @classmethod
@@ -60,31 +63,36 @@ class RoleLayout:
         gains = np.array(sorted(ranges.gain.unique()), dtype=np.float64)
         n_layers = int(ranges.layer.max()) + 1
         shape = (len(spike_defs), gains.size, n_layers)
-        arrays = {name: np.full(shape, np.nan) for name in ("v_min_r", "v_max_r", "value_floor")}
+        arrays = {name: np.full(shape, np.nan) for name in ("v_min_r", "v_max_r", "value_floor", "v_min", "v_max")}
         d = ranges.spike_def_id.map({name: i for i, name in enumerate(spike_defs)}).to_numpy()
         g = np.searchsorted(gains, ranges.gain.to_numpy())
         l = ranges.layer.to_numpy()
         for name, array in arrays.items():
             array[d, g, l] = ranges[name].to_numpy(np.float64)
+        n_above_tau0 = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
+        n_above_tau0[d, g, l] = ranges.n_above_tau0.to_numpy(np.int64)
         return cls(role, spike_defs, gains, n_layers, int(ranges.seq_len.max()), int(ranges.n_sequences.max()),
-                   int(ranges.d_ff.max()), arrays["v_min_r"], arrays["v_max_r"], arrays["value_floor"], source)
+                   int(ranges.d_ff.max()), arrays["v_min_r"], arrays["v_max_r"], arrays["value_floor"],
+                   arrays["v_min"], arrays["v_max"], n_above_tau0, source)
 
     @classmethod
     def for_checks(cls, role: str, gains, lattice: dict, source: str = "the summaries") -> "RoleLayout":
-        """A layout that only checks rows: no value is above an infinite floor, so nothing is binned.
-        lattice: n_layers, seq_len, n_sequences, d_ff."""
+        """A layout that only checks rows: no value is above an infinite floor, so nothing is binned, and
+        no value range or count is known. lattice: n_layers, seq_len, n_sequences, d_ff."""
         shape = (1, len(gains), lattice["n_layers"])
         return cls(role, ("SPIKE_ONE_SIDED_POS",), np.array(sorted(gains), dtype=np.float64), lattice["n_layers"],
                    lattice["seq_len"], lattice["n_sequences"], lattice["d_ff"], np.zeros(shape), np.ones(shape),
-                   np.full(shape, np.inf), source)
+                   np.full(shape, np.inf), np.full(shape, -np.inf), np.full(shape, np.inf),
+                   np.full(shape, np.iinfo(np.int64).max), source)
 
 
 @dataclass
 class ScanReport:
-    """What pass 1 found wrong, by kernels.ISSUES."""
+    """What pass 1 found wrong, by kernels.ISSUES, and its kernels.TALLIES [D, G, L, 3]."""
     issues: np.ndarray
     bad_gain: float
     events_per_gain: np.ndarray
+    tallies: np.ndarray
 
     def problems(self, layout: RoleLayout, duplicate_check) -> None:
         """Raise EventsError for the first problem, in the order the loader documents."""
@@ -100,10 +108,37 @@ class ScanReport:
                                   f"{layout.role}: not in 0..{bound - 1} ({size} = {bound} in {layout.source})")
         if count["duplicate"] or count["order"]:
             duplicate_check()
+        self._summaries_agree(layout)
         for gain, n_events in zip(layout.gains.tolist(), self.events_per_gain.tolist()):
             if n_events == 0:
                 raise EventsError(f"column gain: condition (model_role={layout.role}, g={gain}) has no events: "
                                   "an empty condition")
+
+
+    def _summaries_agree(self, layout: RoleLayout) -> None:
+        """EventsError unless the events agree with their summary rows: every value above the floor (each one
+        binned) in [v_min, v_max], and as many values above TAU0_BASELINE as n_above_tau0 says (at most as many
+        when the floor is at or above TAU0_BASELINE, so that not every such value is an event row). The
+        histogram clamps to the one and the target rates come from the other: a contradiction would change the
+        results silently."""
+        tau0 = float(canon()["tau0_baseline"])
+        above_tau0 = self.tallies[..., kernels.ABOVE_TAU0]
+        every_value_stored = layout.floor < tau0
+        problems = [
+            (self.tallies[..., kernels.BELOW_V_MIN], "value(s) above the floor but below v_min", layout.v_min),
+            (self.tallies[..., kernels.ABOVE_V_MAX], "value(s) above v_max", layout.v_max),
+            (above_tau0 - layout.n_above_tau0, f"more value(s) above TAU0_BASELINE = {tau0} than n_above_tau0",
+             layout.n_above_tau0),
+            (np.where(every_value_stored, layout.n_above_tau0 - above_tau0, 0),
+             f"fewer value(s) above TAU0_BASELINE = {tau0} than n_above_tau0 (the floor is below TAU0_BASELINE, "
+             "so each of them must be an event row)", layout.n_above_tau0)]
+        for excess, problem, stated in problems:
+            if (excess > 0).any():
+                d, g, l = (int(index[0]) for index in np.nonzero(excess > 0))
+                raise EventsError(
+                    f"column z: {int(excess[d, g, l])} {problem} = {stated[d, g, l].item()!r} of the summary row "
+                    f"(model_role={layout.role}, spike_def_id={layout.spike_defs[d]}, g={layout.gains[g]}, "
+                    f"layer={l}) in {layout.source}; {int((excess > 0).sum())} summary row(s) disagree in all")
 
 
 class _HistogramWorker:
@@ -113,6 +148,8 @@ class _HistogramWorker:
         self.worker, self.layout, self.bins = worker, layout, bins
         self.transforms = _transforms(layout.spike_defs)
         self.hist = np.zeros(layout.lo.shape + (bins,), dtype=np.int64)
+        self.tallies = np.zeros(layout.lo.shape + (len(kernels.TALLIES),), dtype=np.int64)
+        self.tau0 = float(canon()["tau0_baseline"])
         self.events_per_gain = np.zeros(layout.gains.size, dtype=np.int64)
         self.issues = np.zeros(len(kernels.ISSUES), dtype=np.int64)
         self.bad_gain, self.previous = np.zeros(1), np.full(5, -1, dtype=np.int64)
@@ -122,8 +159,9 @@ class _HistogramWorker:
         layout = self.layout
         kernels.histogram_batch(gain, seq, layer, token, unit, z, HISTOGRAM_WORKERS, self.worker, layout.gains,
                                 layout.n_layers, layout.seq_len, layout.n_sequences, layout.d_ff, self.transforms,
-                                layout.lo, layout.hi, layout.floor, self.bins, self.hist, self.events_per_gain,
-                                self.issues, self.bad_gain, self.previous)
+                                layout.lo, layout.hi, layout.floor, layout.v_min, layout.v_max, self.tau0, self.bins,
+                                self.hist, self.tallies, self.events_per_gain, self.issues, self.bad_gain,
+                                self.previous)
 
 
 def scan_role(events, layout: RoleLayout, bins: int) -> tuple[np.ndarray, ScanReport]:
@@ -141,7 +179,7 @@ def scan_batches(batches, layout: RoleLayout, bins: int) -> tuple[np.ndarray, Sc
     bad_gains = [float(worker.bad_gain[0]) for worker in workers if worker.issues[kernels.BAD_GAIN]]
     return (sum(worker.hist for worker in workers),
             ScanReport(sum(worker.issues for worker in workers), bad_gains[0] if bad_gains else 0.0,
-                       sum(worker.events_per_gain for worker in workers)))
+                       sum(worker.events_per_gain for worker in workers), sum(worker.tallies for worker in workers)))
 
 
 def duplicate_event_check(relation, role: str) -> None:

@@ -23,7 +23,8 @@ from gatehouse.criticality.event_scan import PASS1_COLUMNS, PASS2_COLUMNS, Raste
 
 DUPLICATE_KEY = ("model_role", "gain", "seq_id", "token", "layer", "unit")
 SCAN_SCHEMA = pa.schema([("hist_index", pa.binary()), ("hist_count", pa.binary()), ("issues", pa.binary()),
-                         ("events_per_gain", pa.binary()), ("bad_gain", pa.float64()), ("error", pa.string())])
+                         ("events_per_gain", pa.binary()), ("tallies", pa.binary()), ("bad_gain", pa.float64()),
+                         ("error", pa.string())])
 RASTER_SCHEMA = pa.schema([(name, pa.int64()) for name in kernels.LAYER_COLUMNS])
 
 
@@ -49,6 +50,7 @@ class SparkEvents:
         hist = np.zeros(layout.lo.shape + (bins,), dtype=np.int64)
         issues = np.zeros(len(kernels.ISSUES), dtype=np.int64)
         events_per_gain = np.zeros(layout.gains.size, dtype=np.int64)
+        tallies = np.zeros(layout.lo.shape + (len(kernels.TALLIES),), dtype=np.int64)
         bad_gains = []
         for part in parts.to_pylist():
             hist.ravel()[np.frombuffer(part["hist_index"], dtype=np.int64)] += np.frombuffer(part["hist_count"],
@@ -56,9 +58,10 @@ class SparkEvents:
             part_issues = np.frombuffer(part["issues"], dtype=np.int64)
             issues += part_issues
             events_per_gain += np.frombuffer(part["events_per_gain"], dtype=np.int64)
+            tallies += np.frombuffer(part["tallies"], dtype=np.int64).reshape(tallies.shape)
             if part_issues[kernels.BAD_GAIN]:
                 bad_gains.append(part["bad_gain"])
-        return hist, ScanReport(issues, min(bad_gains) if bad_gains else 0.0, events_per_gain)
+        return hist, ScanReport(issues, min(bad_gains) if bad_gains else 0.0, events_per_gain, tallies)
 
     def raster_rows(self, plan: RasterPlan) -> np.ndarray:
         """[kernels.LAYER_COLUMNS, rows] of every sequence of the plan's role."""
@@ -99,7 +102,8 @@ def _scan_partition(layout: RoleLayout, bins: int):
         yield pa.RecordBatch.from_pylist([{
             "hist_index": index.astype(np.int64).tobytes(), "hist_count": hist.ravel()[index].tobytes(),
             "issues": report.issues.astype(np.int64).tobytes(),
-            "events_per_gain": report.events_per_gain.astype(np.int64).tobytes(), "bad_gain": report.bad_gain,
+            "events_per_gain": report.events_per_gain.astype(np.int64).tobytes(),
+            "tallies": report.tallies.astype(np.int64).tobytes(), "bad_gain": report.bad_gain,
             "error": None}], schema=SCAN_SCHEMA)
     return scan
 

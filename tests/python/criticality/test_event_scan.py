@@ -102,20 +102,35 @@ def test_toy_raster_gives_the_unit_test_layer_counts():
     assert counts[["layer", *LAYER_COUNT_COLUMNS]].values.tolist() == [[1, 2, 3, 1, 1, 2, 1], [2, 1, 1, 0, 0, 1, 0]]
 
 
+def values_of(events, spike_def, gain, layer):
+    part = events[(events.gain == gain) & (events.layer == layer)]
+    z = part.z.to_numpy(np.float64)
+    return np.abs(z) if spike_def == "SPIKE_TWO_SIDED_ABS" else z
+
+
+def summary_ranges(events, floors=None):
+    """int_value_ranges rows that agree with `events` (v_min/v_max their extremes, n_above_tau0 their count
+    above 2.5), histogram range [-8, 8] ([0, 8] two-sided), floors uniform in [0, 1] unless given."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for spike_def in ("SPIKE_ONE_SIDED_POS", "SPIKE_TWO_SIDED_ABS"):
+        for gain in GAINS:
+            for layer in range(N_LAYERS):
+                v = values_of(events, spike_def, gain, layer)
+                rows.append({"model_role": "INSTRUCT", "spike_def_id": spike_def, "gain": gain, "layer": layer,
+                             "seq_len": SEQ_LEN, "n_sequences": N_SEQUENCES, "d_ff": 4,
+                             "value_floor": rng.uniform(0.0, 1.0) if floors is None else floors,
+                             "v_min_r": -8.0 if spike_def == "SPIKE_ONE_SIDED_POS" else 0.0, "v_max_r": 8.0,
+                             "v_min": v.min(), "v_max": v.max(), "n_above_tau0": int((v > 2.5).sum())})
+    return pd.DataFrame(rows)
+
+
 def test_tail_histograms_match_numpy_bins(small_batches):
     events = random_events()
-    rng = np.random.default_rng(5)
-    ranges = pd.DataFrame([{"model_role": "INSTRUCT", "spike_def_id": spike_def, "gain": gain, "layer": layer,
-                            "seq_len": SEQ_LEN, "n_sequences": N_SEQUENCES, "d_ff": 4,
-                            "value_floor": rng.uniform(0.0, 1.0),
-                            "v_min_r": -8.0 if spike_def == "SPIKE_ONE_SIDED_POS" else 0.0, "v_max_r": 8.0}
-                           for spike_def in ("SPIKE_ONE_SIDED_POS", "SPIKE_TWO_SIDED_ABS")
-                           for gain in GAINS for layer in range(N_LAYERS)])
+    ranges = summary_ranges(events)
     histograms = event_scan.tail_histograms(relation(events), ranges, 64)
     for row in ranges.itertuples():
-        part = events[(events.gain == row.gain) & (events.layer == row.layer)]
-        z = part.z.to_numpy(np.float64)
-        value = np.abs(z) if row.spike_def_id == "SPIKE_TWO_SIDED_ABS" else z
+        value = values_of(events, row.spike_def_id, row.gain, row.layer)
         kept = value[value > row.value_floor]
         expected = np.bincount(bin_index(kept, row.v_min_r, row.v_max_r, 64), minlength=64)
         got = np.zeros(64, dtype=np.int64)
@@ -123,6 +138,42 @@ def test_tail_histograms_match_numpy_bins(small_batches):
                           & (histograms.layer == row.layer)]
         got[mine.bin_index.to_numpy()] = mine.n_values_in_bin.to_numpy()
         np.testing.assert_array_equal(got, expected)
+
+
+SUMMARY_CONTRADICTIONS = {  # (column, change of one summary row, where the message points)
+    "v_max_below_a_value": ("v_max", lambda value: value - 0.5, "value(s) above v_max"),
+    # binned (above the floor 0) but below a v_min of 0.5; values below the floor are never binned
+    "v_min_above_a_binned_value": ("v_min", lambda value: 0.5, "value(s) above the floor but below v_min"),
+    "too_few_above_tau0": ("n_above_tau0", lambda value: value - 1, "more value(s) above TAU0_BASELINE"),
+    "too_many_above_tau0_with_every_value_stored": ("n_above_tau0", lambda value: value + 1,
+                                                    "fewer value(s) above TAU0_BASELINE"),
+}
+
+
+@pytest.mark.parametrize("case", SUMMARY_CONTRADICTIONS)
+def test_summaries_that_contradict_the_events_are_refused(case):
+    """Each contradiction would move tau or the target rates silently (the histogram clamps to [v_min, v_max];
+    targets come from n_above_tau0), so pass 1 names the summary row instead. Floors 0 < TAU0_BASELINE:
+    every value above the floor is an event row, so n_above_tau0 must equal the events' count."""
+    events = random_events()
+    ranges = summary_ranges(events, floors=0.0)
+    column, change, message = SUMMARY_CONTRADICTIONS[case]
+    row = ranges.index[(ranges.spike_def_id == "SPIKE_ONE_SIDED_POS") & (ranges.gain == 1.0) & (ranges.layer == 2)][0]
+    ranges[column] = ranges[column].astype(object)
+    ranges.loc[row, column] = change(ranges.loc[row, column])
+    with pytest.raises(event_readers.EventsError, match="column z: ") as raised:
+        event_scan.tail_histograms(relation(events), ranges, 64, source="summaries.parquet")
+    text = str(raised.value)
+    assert message in text and "spike_def_id=SPIKE_ONE_SIDED_POS, g=1.0, layer=2) in summaries.parquet" in text
+    assert "1 summary row(s) disagree" in text
+
+
+def test_n_above_tau0_may_exceed_the_events_when_the_floor_is_above_tau0():
+    """A floor at or above TAU0_BASELINE stores only part of the values above it: more is not a contradiction."""
+    events = random_events()
+    ranges = summary_ranges(events, floors=3.0)
+    ranges["n_above_tau0"] += 1000
+    assert not event_scan.tail_histograms(relation(events), ranges, 64).empty
 
 
 def test_dense_layer_counts_add_up_to_the_sequence_oracles():

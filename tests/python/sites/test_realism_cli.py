@@ -81,6 +81,26 @@ def test_score_grades_a_geoparquet_from_elsewhere(certified):
     assert scorecard.loc[42, "country_gini"] == certified_card.loc[42, "country_gini"]
 
 
+def test_score_does_not_grade_an_implausible_or_degenerate_placement(certified):
+    """Seed 42's sites moved 180 degrees east (mostly into the sea): every B gate still passes, but P-4 does
+    not, so no grade. Seed 7's sites each given an exact twin: the NN median is 0, so the NN tail is undefined
+    and its gate fails instead of scoring the reference's ratio 0 as the best tail."""
+    directory, first, _ = certified
+    sites = pd.read_parquet(first / "results" / "site_locations.geoparquet").drop(columns="geometry")
+    moved = sites[sites["seed"] == 42].assign(lon_deg=lambda frame: (frame["lon_deg"] + 360) % 360 - 180)
+    twins = sites[sites["seed"] == 7]
+    twins = pd.concat([twins, twins.assign(merchant_id=twins["merchant_id"] + 10**9)])
+    path = directory / "implausible.parquet"
+    pd.concat([moved, twins]).to_parquet(path)
+    score_dir, reached = certify.score(directory / "implausible_scores", str(path))
+    grades = pd.read_parquet(score_dir / "results" / "realism_grades.parquet").set_index("seed")
+    scorecard = pd.read_parquet(score_dir / "results" / "realism_scorecard.parquet").set_index("seed")
+    assert not reached
+    assert grades.loc[42, "b_all_pass"] and not grades.loc[42, "plausibility_pass"]
+    assert scorecard.loc[7, "nn_p50_m"] == 0 and pd.isna(scorecard.loc[7, "nn_tail_improvement"])
+    assert not grades.loc[7, "b_all_pass"] and "S-R-B-07 nn_tail_improvement" in grades.loc[7, "failing_gates"]
+
+
 def test_origin_like_catalogue_is_refused_by_the_guard_before_the_build(tmp_path, capsys):
     countries = sources.with_country_population(geodata.load_countries())
     catalogue = outlets.generate_origin_like_catalogue(countries, seed=42)

@@ -1,7 +1,7 @@
 {#- The certificate (one row): B or B+ is certified only when every required seed is present, every
     gate of that grade passes on every seed (with the structural checks and no regression), and every
     core metric's CV is within the grade's limit; and no grade at all unless every plausibility check
-    (P-1..P-4, realism_plausibility) passes on every graded seed (a seed without plausibility rows fails).
+    (P-1..P-4: realism_grades.plausibility_pass) passes on every graded seed (a seed without plausibility rows fails).
     The bootstrap columns say whether the 95% upper bounds of Gini and top-k shares clear their gates too. -#}
 with grades as (
     select * from {{ ref('realism_grades') }}
@@ -9,12 +9,6 @@ with grades as (
 
 stability as (
     select * from {{ ref('realism_stability') }}
-),
-
-plausibility as (
-    select seed, bool_and(passed) as passed
-    from {{ ref('realism_plausibility') }}
-    group by seed
 ),
 
 required as (
@@ -40,8 +34,7 @@ summary as (
         seeds.missing_seeds,
         (select bool_and(b_all_pass) from grades) as b_all_pass_every_seed,
         (select bool_and(b_all_pass and bplus_gates_pass) from grades) as bplus_all_pass_every_seed,
-        (select coalesce(bool_and(coalesce(plausibility.passed, false)), false)
-            from grades left join plausibility using (seed)) as plausibility_pass_every_seed,
+        (select coalesce(bool_and(plausibility_pass), false) from grades) as plausibility_pass_every_seed,
         (select max(cv) from stability) as max_cv,
         (select any_value(cv_max_b) from stability) as cv_max_b,
         (select any_value(cv_max_bplus) from stability) as cv_max_bplus,

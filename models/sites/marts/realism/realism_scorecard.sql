@@ -61,7 +61,9 @@ select
     nn.nn_p50_m,
     nn.nn_p99_m,
     nn.nn_p99_p50_ratio,
-    (baseline.baseline_nn_ratio - nn.nn_p99_p50_ratio) / baseline.baseline_nn_ratio as nn_tail_improvement,
+    -- the reference's ratio is 0 when p50 = 0 (most sites share coordinates): undefined, not the best tail
+    case when nn.nn_p50_m > 0 then (baseline.baseline_nn_ratio - nn.nn_p99_p50_ratio) / baseline.baseline_nn_ratio end
+        as nn_tail_improvement,
     placement.coordinate_bounds_valid,
     coalesce(sentinel.collapse_flagged_countries, 0) as collapse_flagged_countries
 from concentration

@@ -3,7 +3,8 @@
 Both build every model first and run the gates afterwards (dbt_run_then_test), so a candidate that
 fails gates still gets its full scorecard, with the failing gates listed in run_record.json, in
 `grades.parquet` and in the audit schema of its warehouse. The command exits 0 only when the target
-grade is reached (score: every seed's gates of that grade; certify: the certified grade).
+grade is reached (score: every seed's gates of that grade and its plausibility checks P-1..P-4; certify:
+the certified grade, NONE unless every seed passes P-1..P-4).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gatehouse import progress
 from gatehouse.runs import RunError, sha256_file
 from gatehouse.runs.execute import WAREHOUSE, Export, RunSpec, execute
 from gatehouse.sites.inputs.policy import outlet_policy_path
-from gatehouse.sites.inputs.site_locations import validate_site_locations
+from gatehouse.sites.inputs.site_locations import validate_site_locations, validate_tiles
 from gatehouse.sites.commands import gate_in, publish, sensitivity
 from gatehouse.sites.commands.precheck import precheck, resolve_inputs
 from gatehouse.sites.dbt_steps import sources
@@ -56,12 +57,17 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
           target_grade: str = "B") -> tuple[Path, bool]:
     """Scorecard, gates and grade of any site_locations parquet; returns (run dir, target reached)."""
     path = Path(site_locations).resolve()
+    if not 0 <= seed < 2**64:
+        raise RunError(f"--seed must be in [0, 2^64), got {seed}")
     if not path.is_file():
-        raise RunError(f"{path}: file not found (--site-locations)")
-    validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]))
+        raise RunError(f"{path}: {'a directory, not a file' if path.is_dir() else 'file not found'} (--site-locations)")
+    validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]), seed)
     tiles_path = Path(tiles).resolve() if tiles else None
-    if tiles_path is not None and not tiles_path.is_file():
-        raise RunError(f"{tiles_path}: file not found (--tiles)")
+    if tiles_path is not None:
+        if not tiles_path.is_file():
+            raise RunError(f"{tiles_path}: file not found (--tiles)")
+        progress.say(f"eligible countries from {tiles_path.name} ({validate_tiles(tiles_path)} countries before the "
+                     "populated and denylist filters), not from this engine's tile index: coverage and P-2 use them")
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_SCORE", "target_grade": _check_grade(target_grade),
               "site_locations": {"name": path.name, "sha256": sha256_file(path)}, "external_seed": seed,
               "tiles": {"name": tiles_path.name, "sha256": sha256_file(tiles_path)} if tiles_path else "s1_tile_index"}
@@ -71,9 +77,10 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
 
     def grade(run, con) -> bool:
         grades = _rows(con, "select * from realism_grades order by seed")
-        reached = all(row["b_all_pass"] and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
+        reached = all(row["b_all_pass"] and row["plausibility_pass"]
+                      and (target_grade == "B" or row["bplus_gates_pass"]) for row in grades)
         run.record.update({"seeds": [seed], "target_grade": target_grade, "target_reached": reached,
-                           "grades": grades})
+                           "eligible_countries_from": config["tiles"], "grades": grades})
         return reached
 
     executed = execute(RunSpec(

@@ -39,16 +39,15 @@ select
     case when grades.b_all_pass and grades.bplus_gates_pass then 'B+' when grades.b_all_pass then 'B'
         else 'NONE' end as seed_grade,
     grades.status, grades.failing_gates,
-    plausibility.plausibility_pass, plausibility.failing_checks,
+    grades.plausibility_pass, coalesce(plausibility.failing_checks, '') as failing_checks,
     scorecard.n_sites, scorecard.n_active_countries, scorecard.country_gini, scorecard.top1_share,
     scorecard.top10_share, scorecard.eligible_country_nonzero_share, scorecard.southern_hemisphere_share,
     scorecard.nn_p99_p50_ratio, scorecard.nn_tail_improvement,
     guard.freeze_guard_status, guard.freeze_guard_reasons
 from realism_grades as grades
 inner join realism_scorecard as scorecard using (seed)
-inner join (
-    select seed, bool_and(passed) as plausibility_pass,
-        coalesce(string_agg(check_id, ', ' order by check_id) filter (where not passed), '') as failing_checks
+left join (
+    select seed, coalesce(string_agg(check_id, ', ' order by check_id) filter (where not passed), '') as failing_checks
     from realism_plausibility group by seed
 ) as plausibility using (seed)
 inner join (

@@ -1,13 +1,15 @@
-"""A site_locations parquet handed to `sites score`: the checks it must pass before it is scored
-(E320-E324), named by file and column."""
+"""A site_locations parquet handed to `sites score`, and its optional tiles parquet: the checks they must
+pass before they are scored (E320-E326), named by file and column."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SITE_LOCATION_COLUMNS = ["merchant_id", "legal_country_iso", "site_order", "lon_deg", "lat_deg"]
+WHOLE_NUMBER_RANGES = {"seed": (0, 2**64), "merchant_id": (0, 2**63), "site_order": (1, 2**31)}  # [low, high)
 
 
 class SiteLocationsInputError(ValueError):
@@ -15,12 +17,14 @@ class SiteLocationsInputError(ValueError):
     the column and the problem."""
 
 
-def validate_site_locations(path: Path, iso_codes: set[str]) -> int:
-    """Check a site_locations parquet before it is scored; returns its row count.
+def validate_site_locations(path: Path, iso_codes: set[str], external_seed: int = 0) -> int:
+    """Check a site_locations parquet before it is scored; returns its row count. A null or missing seed
+    is `external_seed` (--seed), as the scorecard reads it.
 
     E320 unreadable / missing column / no rows, E321 duplicate key (seed, merchant_id, legal_country_iso,
     site_order), E322 ISO code outside the ISO 3166 list, E323 null, NaN or out-of-range coordinates,
-    E324 fewer than two sites in a seed (no nearest neighbour).
+    E324 fewer than two sites in a seed (no nearest neighbour), E325 seed, merchant_id or site_order not a
+    whole number in its range.
     """
     try:
         frame = pd.read_parquet(path)
@@ -32,10 +36,16 @@ def validate_site_locations(path: Path, iso_codes: set[str]) -> int:
                                       f"{SITE_LOCATION_COLUMNS} (+ optional seed)")
     if frame.empty:
         raise SiteLocationsInputError(f"E320_SITE_LOCATIONS_SCHEMA: {path}: no rows to score")
-    key = [column for column in ("seed", "merchant_id", "legal_country_iso", "site_order") if column in frame]
+    for column, (low, high) in WHOLE_NUMBER_RANGES.items():
+        if column in frame:
+            _require_whole_numbers(path, frame[column], column, low, high, nulls_allowed=column == "seed")
+            frame[column] = pd.to_numeric(frame[column])  # the key as the scorecard casts it: '7' is 7
+    frame["seed"] = ([external_seed if pd.isna(seed) else int(seed) for seed in frame["seed"]] if "seed" in frame
+                     else external_seed)
+    key = ["seed", "merchant_id", "legal_country_iso", "site_order"]
     duplicated = frame.duplicated(key)
     if duplicated.any():
-        first = frame.loc[duplicated, key].iloc[0].to_dict()
+        first = {column: _plain(value) for column, value in frame.loc[duplicated, key].iloc[0].items()}
         raise SiteLocationsInputError(f"E321_SITE_LOCATIONS_KEY: {path}: columns {key} repeat on "
                                       f"{int(duplicated.sum())} row(s), first {first}")
     unknown = sorted(set(frame["legal_country_iso"].astype(str)) - iso_codes)
@@ -48,9 +58,51 @@ def validate_site_locations(path: Path, iso_codes: set[str]) -> int:
         if bad.any():
             raise SiteLocationsInputError(f"E323_COORDINATES: {path}: column {column} has {int(bad.sum())} value(s) "
                                           f"null, not a number or outside [-{limit:g}, {limit:g}], first "
-                                          f"{frame.loc[bad, column].iloc[0]!r}")
-    sizes = frame.groupby("seed").size() if "seed" in frame else pd.Series({"(file)": len(frame)})
+                                          f"{_plain(frame.loc[bad, column].iloc[0])!r}")
+    sizes = frame.groupby("seed").size()
     if (sizes < 2).any():
         raise SiteLocationsInputError(f"E324_TOO_FEW_SITES: {path}: seed {sizes.idxmin()} has {sizes.min()} site; "
                                       "nearest-neighbour metrics need at least two")
     return len(frame)
+
+
+def validate_tiles(path: Path) -> int:
+    """E326 unless the --tiles parquet is readable with a non-empty text column country_iso; returns how many
+    countries it names (the eligible-country denominator before the populated and denylist filters)."""
+    try:
+        countries = pd.read_parquet(path, columns=["country_iso"])["country_iso"]
+    except Exception as exc:  # not parquet, or no such column
+        raise SiteLocationsInputError(f"E326_TILES_SCHEMA: {path}: expected a parquet file with a column country_iso "
+                                      f"(ISO2 of each tile's country): {exc}") from exc
+    if countries.empty or countries.isna().any() or not countries.map(lambda value: isinstance(value, str)).all():
+        raise SiteLocationsInputError(f"E326_TILES_SCHEMA: {path}: column country_iso must hold ISO2 text on "
+                                      "every row (and have rows)")
+    return countries.nunique()
+
+
+def _require_whole_numbers(path: Path, values: pd.Series, column: str, low: int, high: int,
+                           nulls_allowed: bool) -> None:
+    """E325 unless every value of `column` is a whole number in [low, high) (numeric strings count)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if pd.api.types.is_integer_dtype(numbers):  # compared as integers: 2^64 - 1 is not 2^64 here
+        largest = np.iinfo(getattr(numbers.dtype, "numpy_dtype", numbers.dtype)).max
+        fits = numbers.ge(low) & (numbers.lt(high) if high <= largest else True)
+    else:
+        fits = numbers.mod(1).eq(0) & numbers.ge(low) & numbers.lt(float(high))
+    bad = ~fits.fillna(False).astype(bool)
+    if nulls_allowed:
+        bad &= values.notna()
+    if bad.any():
+        raise SiteLocationsInputError(
+            f"E325_SITE_LOCATIONS_TYPES: {path}: column {column} has {int(bad.sum())} value(s) that are not whole "
+            f"numbers in [{low}, {_power_of_two(high)}){' (null takes --seed)' if nulls_allowed else ''}, first "
+            f"{_plain(values[bad].iloc[0])!r}")
+
+
+def _power_of_two(value: int) -> str:
+    return f"2^{value.bit_length() - 1}" if value & (value - 1) == 0 else str(value)
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds, so messages read 91.0, not np.float64(91.0)."""
+    return value.item() if isinstance(value, np.generic) else value
