@@ -7,9 +7,7 @@
     input: the build stops with an error naming the file, the column and the problem (macro raise_error)
     for no rows, null or non-numeric keys or b_tot, b_tot not finite or outside [0, 1000) (see macro
     exact_distance), a model role, spike definition, target rate or gain outside CANON (exact double
-    equality), one key with different b_tot values, or a condition (model_role, spike_def_id, target_rate)
-    without every gain of the grid (g* is chosen over the whole grid: a missing gain would move it, or
-    make an inner gain look like the grid's edge). Rows repeated with the same b_tot count once. -#}
+    equality), or one key with different b_tot values. Rows repeated with the same b_tot count once. -#}
 {%- set metrics_path = input_var('gstar_metrics_path') -%}
 with
 {% if metrics_path %}
@@ -71,21 +69,6 @@ conflicts as (
     having count(distinct b_tot) > 1
 ),
 
-condition_gaps as (
-    select
-        '(' || concat_ws(', ', conditions.model_role, conditions.spike_def_id, conditions.target_rate)
-            || ') lacks ' || cast({{ sorted_distinct_list('grid.gain') }} as string) as detail
-    from (select distinct model_role, spike_def_id, target_rate from read_metrics) as conditions
-    cross join {{ ref('canon_gain_grid') }} as grid
-    left join read_metrics
-        on read_metrics.model_role = conditions.model_role
-        and read_metrics.spike_def_id = conditions.spike_def_id
-        and read_metrics.target_rate = conditions.target_rate
-        and read_metrics.gain = grid.gain
-    where read_metrics.gain is null
-    group by conditions.model_role, conditions.spike_def_id, conditions.target_rate
-),
-
 problems as (
     select 1 as check_order, 'no rows, nothing to select g* from' as problem from counts where n_rows = 0
     {%- for column in ['spike_def_id', 'target_rate', 'gain', 'b_tot'] %}
@@ -115,10 +98,6 @@ problems as (
     select 5, 'columns model_role, spike_def_id, target_rate, gain: ' || count(*)
         || ' key(s) with conflicting b_tot, e.g. ' || min(detail)
     from conflicts
-    having count(*) > 0
-    union all
-    select 6, 'column gain: ' || count(*) || ' condition(s) without every gain of the grid, e.g. ' || min(detail)
-    from condition_gaps
     having count(*) > 0
 ),
 

@@ -38,9 +38,14 @@ def _arrays(table_or_batch, columns, role: str) -> list[np.ndarray]:
     for name in columns:
         column = table_or_batch.column(name)
         if column.null_count:
-            raise EventsError(f"column {name}: null or mistyped value(s) for model_role {role}")
+            raise EventsError(f"column {name}: {column.null_count} null or mistyped value(s) in a batch of "
+                              f"model_role {role}")
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
+        if pa.types.is_decimal(column.type):  # via text: Arrow's decimal -> double cast is not correctly rounded
+            column = column.cast(pa.string())  # (0.70 -> 0.7000000000000001, DuckDB's cast gives 0.7)
+        if name == "z" and pa.types.is_float64(column.type) and _beyond_float32(column):
+            raise EventsError("column z: finite value(s) beyond the float32 range (|z| > 3.4e38) would become inf")
         if column.type != ARROW_TYPES[name]:
             try:
                 column = column.cast(ARROW_TYPES[name])
@@ -48,6 +53,11 @@ def _arrays(table_or_batch, columns, role: str) -> list[np.ndarray]:
                 raise EventsError(f"column {name}: value(s) do not fit {ARROW_TYPES[name]} ({error})") from None
         arrays.append(column.to_numpy())
     return arrays
+
+
+def _beyond_float32(column: pa.Array) -> bool:
+    largest = pc.max(pc.abs(pc.if_else(pc.is_finite(column), column, 0.0))).as_py()
+    return largest is not None and largest > np.finfo(np.float32).max
 
 
 class RelationEvents:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gatehouse.project import canon
+from gatehouse.runs.errors import missing_file
 
 EVENT_COLUMNS = {"model_role": "VARCHAR", "gain": "DOUBLE", "seq_id": "INTEGER", "token": "INTEGER",
                  "layer": "INTEGER", "unit": "INTEGER", "z": "FLOAT"}
@@ -39,7 +40,7 @@ def _fail(path: Path, problem: str) -> None:
 def _stored_types(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> dict[str, str]:
     """The file's column types (from its schema); fail on a missing or unreadable file or a missing column."""
     if not path.is_file():
-        _fail(path, "file not found")
+        _fail(path, missing_file(path))
     try:
         stored = {name: kind for name, kind, *_ in con.execute(
             f"describe select * from read_parquet('{_escape(path)}')").fetchall()}
@@ -68,16 +69,22 @@ def _typed_view(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, s
     for index, name in enumerate(columns):
         mistyped, nulls, lossy = problems[3 * index: 3 * index + 3]
         if lossy:
-            _fail(path, f"column {name}: {lossy} value(s) are not whole numbers (e.g. 1.5); expected {columns[name]}")
+            first = con.execute(f"select raw_{name} from loaded where {_lossy(name)} limit 1").fetchone()[0]
+            _fail(path, f"column {name}: {lossy} value(s) are not whole numbers (first {first!r}); expected "
+                        f"{columns[name]}")
         if mistyped:
             _fail(path, f"column {name}: {mistyped} value(s) are not {columns[name]}")
         if nulls:
             _fail(path, f"column {name}: {nulls} null value(s)")
 
 
+def _lossy(name: str) -> str:
+    """A value that an integer cast would round (1.5 -> 2) rather than refuse."""
+    return f"try_cast(raw_{name} as DOUBLE) <> try_cast({name} as DOUBLE)"
+
+
 def _lossy_count(name: str) -> str:
-    """Values that an integer cast would round (1.5 -> 2) rather than refuse."""
-    return f"count_if(try_cast(raw_{name} as DOUBLE) <> try_cast({name} as DOUBLE))"
+    return f"count_if({_lossy(name)})"
 
 
 def _escape(path: Path) -> str:
@@ -113,6 +120,10 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection, roles=None) -
     for column in ("n_sequences", "seq_len", "d_ff"):
         if n := _scalar(con, f"select count(*) from loaded where {column} <= 0"):
             _fail(path, f"column {column}: {n} value(s) not positive")
+    if n := _scalar(con, "select count(*) from loaded "
+                         "where n_sequences::hugeint * seq_len * d_ff > 9223372036854775807"):  # 2^63 - 1
+        _fail(path, f"columns n_sequences/seq_len/d_ff: {n} row(s) whose n_sequences*seq_len*d_ff values do not fit "
+                    "a 64-bit count")
     if n := _scalar(con, "select count(*) from loaded where v_min > v_max"):
         _fail(path, f"columns v_min/v_max: {n} row(s) with v_min > v_max")
     # One model role is one model: every condition has the layers 0..L-1, L = the role's largest layer + 1.
@@ -122,10 +133,13 @@ def validate_summaries(path: Path, con: duckdb.DuckDBPyConnection, roles=None) -
                    min(layer) as lo, max(layer) as hi
             from loaded group by all),
         roles as (select model_role, max(hi) + 1 as n_layers from conditions group by all)
-        select model_role, spike_def_id, gain, n, lo, hi, n_layers from conditions join roles using (model_role)
+        select model_role, spike_def_id, gain, n, lo, hi, n_layers, n_rows from conditions join roles using (model_role)
         where lo <> 0 or hi <> n_layers - 1 or n <> n_layers or n_rows <> n order by all limit 1""").fetchall()
     if gaps:
-        role, spike_def, gain, n, lo, hi, n_layers = gaps[0]
+        role, spike_def, gain, n, lo, hi, n_layers, n_rows = gaps[0]
+        if n_rows != n:
+            _fail(path, f"column layer: ({role}, {spike_def}, g={gain}) has {n_rows} rows for {n} distinct layers: "
+                        "a layer appears more than once (one summary row per layer)")
         _fail(path, f"column layer: ({role}, {spike_def}, g={gain}) has {n} distinct layers {lo}..{hi}, "
                     f"not 0..{n_layers - 1} (the layers of model_role {role}) once each (missing layers?)")
     small = con.execute("select model_role, gain, layer, n_sequences * seq_len * d_ff from loaded "
@@ -177,7 +191,10 @@ def check_event_file(path: Path, con: duckdb.DuckDBPyConnection, lattices: dict)
     for name, kind in EVENT_COLUMNS.items():
         if not _event_type_ok(kind, stored[name]):
             _fail(path, f"column {name}: type {stored[name]}, expected {kind}")
-    unknown = [role for role in _event_roles(path, con) if role not in lattices]
+    roles = _event_roles(path, con)
+    if None in roles:
+        _fail(path, "column model_role: null value(s); every event names its model role")
+    unknown = [role for role in roles if role not in lattices]
     if unknown:
         _fail(path, f"column model_role: model_role(s) without summaries: {unknown[:5]} not in {list(lattices)}")
 
@@ -263,7 +280,7 @@ def load_rasters(npz_path: Path, conditions_path: Path) -> pd.DataFrame:
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of an NPZ file; a named error for anything else (missing, not a zip, corrupt, a .npy)."""
     if not path.is_file():
-        _fail(path, "file not found")
+        _fail(path, missing_file(path))
     try:
         npz = np.load(path, allow_pickle=False)
         if isinstance(npz, np.lib.npyio.NpzFile):
@@ -283,6 +300,8 @@ def _check_counts(path: Path, counts: np.ndarray) -> None:
             _fail(path, f"key A: {n} non-integer value(s); expected spike counts")
     if n := np.count_nonzero(counts < 0):
         _fail(path, f"key A: {n} negative value(s); expected spike counts")
+    if n := np.count_nonzero(counts > np.iinfo(np.int32).max):
+        _fail(path, f"key A: {n} value(s) above 2^31 - 1; a spike count per site fits 32 bits")
 
 
 def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
@@ -298,12 +317,33 @@ def _load_conditions(path: Path, cond_ids: np.ndarray) -> pd.DataFrame:
         con.close()
     if frame.cond_id.duplicated().any() or set(frame.cond_id) != set(cond_ids.tolist()):
         _fail(path, "column cond_id: must list each cond_id of the NPZ exactly once")
+    _check_condition_grid(path, frame, constants)
     return frame
+
+
+def _check_condition_grid(path: Path, frame: pd.DataFrame, constants: dict) -> None:
+    """One cond_id per condition, and every condition of the grid for each model role in the file."""
+    key = ["model_role", "spike_def_id", "target_rate", "gain"]
+    repeated = frame[frame.duplicated(key, keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        condition = tuple(value.item() if isinstance(value, np.generic) else value for value in first[key])
+        _fail(path, f"columns {'/'.join(key)}: condition {condition} has cond_ids "
+                    f"{sorted(repeated.loc[(repeated[key] == first[key]).all(axis=1), 'cond_id'].tolist())}; "
+                    "one cond_id per condition")
+    present = set(frame[key].itertuples(index=False, name=None))
+    for role in sorted(frame.model_role.unique()):
+        missing = [(role, spike_def, rate, gain) for spike_def in constants["spike_defs"]
+                   for rate in constants["target_rates"] for gain in constants["gain_grid"]
+                   if (role, spike_def, rate, gain) not in present]
+        if missing:
+            _fail(path, f"columns {'/'.join(key)}: model_role {role} lacks {len(missing)} condition(s) of the grid, "
+                        f"first {missing[0]}; rasters cover every spike_def_id x target_rate x gain of a role")
 
 
 def _read_csv(con, path: Path) -> None:
     if not path.is_file():
-        _fail(path, "file not found")
+        _fail(path, missing_file(path))
     try:
         con.execute(f"create or replace temp view raw_csv as select * from read_csv('{_escape(path)}', header=true)")
         present = [c[0] for c in con.execute("describe raw_csv").fetchall()]

@@ -9,6 +9,7 @@ from gatehouse.criticality import SYNTHETIC_GENERATOR
 from gatehouse.criticality import phase2_outputs as outputs
 from gatehouse.project import canon
 from gatehouse.runs import EXIT_MISSING_DEPENDENCY, RunError, published_runs, sha256_file
+from gatehouse.runs.errors import missing_file
 from gatehouse.runs.execute import Export, RunSpec, execute
 
 GRID_PHASE, GSTAR_PHASE = "PHASE2_GAIN_GRID", "PHASE2_SELECT_GSTAR"
@@ -45,7 +46,7 @@ def _input_spec(events, summaries, rasters, conditions, preset: str, seed: int) 
                 {**NO_FILES, "spike_source": "synthetic", "spike_preset": preset, "spike_seed": seed})
     for name, path in files.items():
         if not path.is_file():
-            raise RunError(f"{path}: file not found (--{name})")
+            raise RunError(f"{path}: {missing_file(path)} (--{name})")
     config = {"spike_source": source, "files": {name: {"name": path.name, "sha256": sha256_file(path)}
                                                 for name, path in files.items()}}
     variables = {**NO_FILES, "spike_source": source, "spike_preset": preset, "spike_seed": seed,
@@ -142,7 +143,7 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
     if metrics:
         metrics_path, dependencies = Path(metrics).resolve(), []
         if not metrics_path.is_file():
-            raise RunError(f"{metrics_path}: file not found (--metrics)", EXIT_MISSING_DEPENDENCY)
+            raise RunError(f"{metrics_path}: {missing_file(metrics_path)} (--metrics)", EXIT_MISSING_DEPENDENCY)
     else:
         grid = _grid_dependency(runs_dir, model_role, dep)
         model_role = grid["model_role"]
@@ -160,7 +161,7 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
         with open(run.results / "gstar.json", "w") as handle:
             json.dump(document, handle, indent=2, sort_keys=True)
             handle.write("\n")
-        outputs.warn_edge_without_crossing(document)
+        outputs.warn_about_the_grid(document)
         outputs.write_gstar_figure(run, con, model_role)
         run.record["conditions"] = sorted(document["by_condition"])
         run.artifact("gstar_json", "results/gstar.json")
@@ -172,9 +173,18 @@ def select_gstar(runs_dir: Path, model_role: str = "INSTRUCT", dep: str | None =
         record={"model_role": model_role, "dependencies": dependencies, "source_metrics": source})).run_dir
 
 
+def _gains_missing(con, model_role: str) -> dict[str, list[float]]:
+    """Per condition label, the gains of the grid its b_tot curve lacks (a metrics table on a coarser grid)."""
+    grid = canon()["gain_grid"]
+    rows = con.execute("select spike_def_id, target_rate, list(distinct gain) from int_grid_metrics_restricted "
+                       "where model_role = ? group by all", [model_role]).fetchall()
+    return {_condition_label(spike_def, rate): sorted(set(grid) - set(gains)) for spike_def, rate, gains in rows}
+
+
 def _gstar_document(con, model_role: str, source: dict) -> dict:
     frame = con.execute("select * from gstar where model_role = ? order by spike_def_id, target_rate",
                         [model_role]).df()
+    gains_missing = _gains_missing(con, model_role)
     by_condition = {}
     for row in frame.itertuples(index=False):
         by_condition[_condition_label(row.spike_def_id, row.target_rate)] = {
@@ -183,6 +193,7 @@ def _gstar_document(con, model_role: str, source: dict) -> dict:
             "n_tied": int(row.n_tied), "tie_break_applied": bool(row.tie_break_applied),
             "crosses_one_in_grid": bool(row.crosses_one_in_grid), "gstar_at_grid_edge": bool(row.gstar_at_grid_edge),
             "b_tot_slope": float(row.b_tot_slope), "metrics_content_sha256": row.metrics_content_sha256,
+            "grid_gains_missing": gains_missing[_condition_label(row.spike_def_id, row.target_rate)],
             **outputs.gstar_annotations(row),
         }
     return {"method": "btot_near_one", "model_role": model_role, "tie_break": "closest_to_gain_baseline_then_smaller",

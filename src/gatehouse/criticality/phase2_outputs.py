@@ -75,15 +75,21 @@ def gstar_annotations(row) -> dict:
     return {name: _json_value(getattr(row, name)) for name in GSTAR_ANNOTATIONS}
 
 
-def warn_edge_without_crossing(document: dict, stream=None) -> list[str]:
-    """A plain warning on stderr for every condition whose g* sits at a grid edge with no crossing."""
+def warn_about_the_grid(document: dict, stream=None) -> list[str]:
+    """A plain warning on stderr for every condition whose b_tot curve lacks gains of the grid (g* is chosen
+    among the gains it has), and for every g* at the edge of those gains with no crossing of 1."""
     stream = stream or sys.stderr
     lines = []
     for label, row in sorted(document["by_condition"].items()):
+        where = f"warning: {document['model_role']} {label}:"
+        if row["grid_gains_missing"]:
+            lines.append(f"{where} the metrics lack {len(row['grid_gains_missing'])} gain(s) of the grid "
+                         f"{row['grid_gains_missing']}; g* is chosen among the gains they hold")
         if row["gstar_at_grid_edge"] and not row["crosses_one_in_grid"]:
-            lines.append(f"warning: {document['model_role']} {label}: g* = {row['gstar']} sits at the edge of the "
-                         f"gain grid and b_tot does not cross 1 inside it (b_tot at g* = {row['b_tot_at_gstar']:.4f}); "
-                         "this g* marks the end of the grid, not a critical point")
+            lines.append(f"{where} g* = {row['gstar']} sits at the edge of the gain grid"
+                         f"{' the metrics hold' if row['grid_gains_missing'] else ''} and b_tot does not cross 1 "
+                         f"inside it (b_tot at g* = {row['b_tot_at_gstar']:.4f}); this g* marks the end of the grid, "
+                         "not a critical point")
     for line in lines:
         print(line, file=stream)
     return lines

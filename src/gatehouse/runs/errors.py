@@ -11,3 +11,10 @@ class RunError(RuntimeError):
     def __init__(self, message: str, exit_code: int = EXIT_FAILED):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def missing_file(path) -> str:
+    """Why an input path that should be a file is not one: 'a directory, not a file' or 'file not found'."""
+    from pathlib import Path
+
+    return "a directory, not a file" if Path(path).is_dir() else "file not found"

@@ -189,3 +189,14 @@ def test_dense_layer_counts_add_up_to_the_sequence_oracles():
     k, k_next = counts["n_occupied"].astype(float), counts["n_occupied_next_layer"].astype(float)
     assert (k * (k - 1)).sum() / 12 / total.denom == pytest.approx(null["b_time_perm"], rel=1e-12)
     assert (k * k_next).sum() / 12 / total.denom == pytest.approx(null["b_depth_perm"], rel=1e-12)
+
+
+def test_decimal_gains_read_as_the_grid_doubles():
+    """Arrow's own decimal -> double cast gives 0.7000000000000001 for 0.70, which is not a grid gain."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    gains = pa.array([Decimal("0.70"), Decimal("1.15"), Decimal("0.85")], pa.decimal128(4, 2))
+    (read,) = event_readers._arrays(pa.table({"gain": gains}), ("gain",), "INSTRUCT")
+    assert read.tolist() == [0.7, 1.15, 0.85]

@@ -95,7 +95,7 @@ def without(summaries, layer, gain=0.9, spike_def="SPIKE_ONE_SIDED_POS"):
 
 @pytest.mark.parametrize("mutate, problem", [
     (lambda s: without(s, 3), r"\(INSTRUCT, SPIKE_ONE_SIDED_POS, g=0\.9\) has 3 distinct layers 0\.\.2, not 0\.\.3"),
-    (lambda s: pd.concat([s, s.iloc[[2]]]), r"has 4 distinct layers 0\.\.3, not 0\.\.3 .* once each"),
+    (lambda s: pd.concat([s, s.iloc[[2]]]), r"has 5 rows for 4 distinct layers: a layer appears more than once"),
     (lambda s: pd.concat([s, s[s.layer == 3].iloc[[0]].assign(layer=4)]), r"has 4 distinct layers 0\.\.3, not 0\.\.4"),
 ], ids=["top_layer_missing_in_one_condition", "layer_twice", "extra_layer_in_one_condition"])
 def test_summaries_layers_must_be_the_roles_layers(tmp_path, capsys, clean_events, mutate, problem):
@@ -122,13 +122,15 @@ def with_count(arrays, value, dtype):
     (lambda a: with_count(a, np.nan, np.float64), r"key A: 1 NaN/inf value\(s\)"),
     (lambda a: with_count(a, -2, np.int32), r"key A: 1 negative value\(s\)"),
     (lambda a: with_count(a, 1.5, np.float32), r"key A: 1 non-integer value\(s\)"),
+    (lambda a: with_count(a, 3_000_000_000, np.int64), r"key A: 1 value\(s\) above 2\^31 - 1"),
+    (lambda a: with_count(a, 2**64 - 1, np.uint64), r"key A: 1 value\(s\) above 2\^31 - 1"),
     (lambda a: {**a, "A": a["A"].astype(str)}, r"key A: dtype <U\d+, expected counts"),
     (lambda a: {**a, "seq_id": np.array([0, 1, 1, 2], dtype=np.int32)}, r"key seq_id: duplicate values"),
     ("random_bytes", r"not a readable NPZ file"),
     ("truncated", r"not a readable NPZ file \(BadZipFile"),
     ("npy", r"not an NPZ file but a single array"),
     (lambda a: {**a, "X": a["X"] * 2}, r"key X: \d+ value\(s\) other than 0 and 1"),
-], ids=["nan_count", "negative_count", "fractional_count", "string_counts", "duplicate_seq_id", "random_bytes",
+], ids=["nan_count", "negative_count", "fractional_count", "count_beyond_int32", "uint64_max_count", "string_counts", "duplicate_seq_id", "random_bytes",
         "truncated_zip", "npy_not_npz", "occupancy_not_0_1"])
 def test_raster_npz_must_hold_spike_counts(tmp_path, capsys, mutate, problem):
     arrays, conditions = clean_rasters()
@@ -142,6 +144,20 @@ def test_raster_npz_must_hold_spike_counts(tmp_path, capsys, mutate, problem):
             np.save(handle, arrays["A"])
     code, err = gain_grid(capsys, tmp_path / "runs", *inputs)
     assert_refused(code, err, tmp_path / "runs", rf"rasters\.npz: .*{problem}")
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda c: c.assign(gain=c.gain.where(c.cond_id != 1, c.gain[0])),
+     r"condition \('INSTRUCT', 'SPIKE_ONE_SIDED_POS', 1e-05, 0\.7\) has cond_ids \[0, 1\]; one cond_id per condition"),
+    (lambda c: c.assign(model_role=c.model_role.where(c.cond_id % 2 == 0, "BASE")),
+     r"model_role BASE lacks 44 condition\(s\) of the grid"),
+], ids=["two_cond_ids_one_condition", "half_the_conditions_relabelled"])
+def test_raster_conditions_must_map_the_grid_once(tmp_path, capsys, mutate, problem):
+    """Before the build: a repeated condition crashed a kernel, an incomplete grid failed only at gate C-GRID-1."""
+    arrays, conditions = clean_rasters()
+    code, err = gain_grid(capsys, tmp_path / "runs", *write_rasters(tmp_path, arrays, mutate(conditions)))
+    assert_refused(code, err, tmp_path / "runs", rf"conditions\.csv: columns model_role/spike_def_id/target_rate/gain: "
+                                                 rf".*{problem}")
 
 
 def test_fractional_cond_id_in_the_condition_csv_is_refused_not_rounded(tmp_path, capsys):

@@ -37,7 +37,7 @@ def test_valid_inputs_pass(tmp_path, small_inputs):
     (lambda e, s: (e.assign(token=e.token + 16), s), r"events.parquet: column token: .* outside the lattice"),
     (lambda e, s: (e.drop(columns="unit"), s), r"events.parquet: missing column\(s\) unit"),
     (lambda e, s: (e.assign(layer=e.layer.astype(str)), s), r"events.parquet: column layer: type VARCHAR, expected INTEGER"),
-    (lambda e, s: (e.assign(z=e.z.where(e.index != 3)), s), r"events.parquet: column z: null or mistyped value"),
+    (lambda e, s: (e.assign(z=e.z.where(e.index != 3)), s), r"events.parquet: column z: 1 null or mistyped value"),
     (lambda e, s: (e.assign(model_role="OTHER"), s), r"events.parquet: column model_role: model_role\(s\) without summaries"),
     (lambda e, s: (e.assign(layer=e.layer.astype("int64").where(e.index != 9, 2**40)), s),
      r"events.parquet: column layer: value\(s\) do not fit int32"),

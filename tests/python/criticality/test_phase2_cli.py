@@ -195,8 +195,9 @@ def test_missing_grid_dependency_is_exit_3(tmp_path, capsys):
     assert "found: none" in capsys.readouterr().err
 
 
-def test_select_gstar_reads_any_published_metrics_table(tmp_path):
-    """A results table with `g` instead of `gain`, no model_role and task columns: only branching is read."""
+def test_select_gstar_reads_any_published_metrics_table(tmp_path, capsys):
+    """A results table with `g` instead of `gain`, no model_role and task columns: only branching is read.
+    It holds 5 of the grid's 11 gains: g* is chosen among them, and gstar.json and a warning say which lack."""
     rows = []
     curves = {"SPIKE_ONE_SIDED_POS": [0.6, 0.9, 1.02, 1.3, 1.5], "SPIKE_TWO_SIDED_ABS": [0.6, 0.98, 1.1, 1.35, 1.6]}
     for spike_def, b_tot in curves.items():
@@ -211,6 +212,10 @@ def test_select_gstar_reads_any_published_metrics_table(tmp_path):
     assert record["dependencies"] == [] and document["model_role"] == "BASE"
     assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_ONE")} == {1.0}
     assert {row["gstar"] for label, row in document["by_condition"].items() if label.startswith("SPIKE_TWO")} == {0.85}
+    lacking = [0.8, 0.9, 0.95, 1.05, 1.1, 1.2]
+    assert all(row["grid_gains_missing"] == lacking for row in document["by_condition"].values())
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "lack 6 gain(s) of the grid" in line]
+    assert len(warnings) == len(document["by_condition"]) == 8
 
 
 def test_dbt_builds_two_nodes_at_once_only_for_small_inputs(tmp_path, monkeypatch):

@@ -129,17 +129,22 @@ def test_every_metric_column_is_declared_with_a_description(crossing_runs):
 
 
 def test_a_sequence_with_more_than_20000_avalanches_stops_the_run(tmp_path, capsys):
-    """Imported rasters with one window of 20001 isolated sites: a named error, exit 2, nothing published."""
+    """Imported rasters (every condition of the grid) with one window of 20001 isolated sites in one condition
+    and one site in each other: a named error, exit 2, nothing published."""
     from gatehouse.cli import main
 
     from ..published import nothing_published
 
-    counts = np.zeros((1, 1, 1, 40002), dtype=np.uint16)
+    grid = [(spike_def, rate, gain) for spike_def in canon()["spike_defs"] for rate in canon()["target_rates"]
+            for gain in canon()["gain_grid"]]
+    counts = np.zeros((len(grid), 1, 1, 40002), dtype=np.uint16)
+    counts[:, 0, 0, 0] = 1
     counts[0, 0, 0, ::2] = 1
-    np.savez(tmp_path / "rasters.npz", A=counts, X=(counts > 0).astype(np.uint8), cond_id=np.array([0], np.int32),
-             seq_id=np.array([0], np.int32))
-    pd.DataFrame([{"cond_id": 0, "model_role": "INSTRUCT", "spike_def_id": "SPIKE_ONE_SIDED_POS",
-                   "target_rate": 1e-05, "gain": 1.0}]).to_csv(tmp_path / "conditions.csv", index=False)
+    np.savez(tmp_path / "rasters.npz", A=counts, X=(counts > 0).astype(np.uint8),
+             cond_id=np.arange(len(grid), dtype=np.int32), seq_id=np.array([0], np.int32))
+    pd.DataFrame([{"cond_id": cond_id, "model_role": "INSTRUCT", "spike_def_id": spike_def, "target_rate": rate,
+                   "gain": gain} for cond_id, (spike_def, rate, gain) in enumerate(grid)]).to_csv(
+        tmp_path / "conditions.csv", index=False)
     code = main(["phase2", "gain-grid", "--rasters", str(tmp_path / "rasters.npz"), "--conditions",
                  str(tmp_path / "conditions.csv"), "--runs-dir", str(tmp_path / "runs")])
     assert code == 2

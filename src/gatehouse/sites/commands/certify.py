@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gatehouse import progress
 from gatehouse.runs import RunError, sha256_file
+from gatehouse.runs.errors import missing_file
 from gatehouse.runs.execute import WAREHOUSE, Export, RunSpec, execute
 from gatehouse.sites.inputs.policy import outlet_policy_path
 from gatehouse.sites.inputs.site_locations import validate_site_locations, validate_tiles
@@ -60,12 +61,12 @@ def score(runs_dir: Path, site_locations: str, seed: int = 0, tiles: str | None 
     if not 0 <= seed < 2**64:
         raise RunError(f"--seed must be in [0, 2^64), got {seed}")
     if not path.is_file():
-        raise RunError(f"{path}: {'a directory, not a file' if path.is_dir() else 'file not found'} (--site-locations)")
+        raise RunError(f"{path}: {missing_file(path)} (--site-locations)")
     validate_site_locations(path, set(sources.iso_codes_table()["country_iso"]), seed)
     tiles_path = Path(tiles).resolve() if tiles else None
     if tiles_path is not None:
         if not tiles_path.is_file():
-            raise RunError(f"{tiles_path}: file not found (--tiles)")
+            raise RunError(f"{tiles_path}: {missing_file(tiles_path)} (--tiles)")
         progress.say(f"eligible countries from {tiles_path.name} ({validate_tiles(tiles_path)} countries before the "
                      "populated and denylist filters), not from this engine's tile index: coverage and P-2 use them")
     config = {"project_id": "gatehouse", "phase_id": "SITES_1B_SCORE", "target_grade": _check_grade(target_grade),
@@ -94,7 +95,7 @@ def certify(runs_dir: Path, seeds: list[int], target_grade: str = "B", catalogue
     """The whole chain for every certification seed in one warehouse (gate-in models first), graded and certified."""
     _check_grade(target_grade)
     if last_good and not Path(last_good).is_file():  # before anything is built
-        raise RunError(f"{Path(last_good).resolve()}: file not found (--last-good)")
+        raise RunError(f"{Path(last_good).resolve()}: {missing_file(last_good)} (--last-good)")
     if len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds must be distinct, got {seeds}")
     single = resolve_inputs(seeds[0], catalogue, None, policy_dir, None, catalogue_seed)

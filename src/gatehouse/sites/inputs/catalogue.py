@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from gatehouse.runs.errors import missing_file
+from gatehouse.sites.inputs.numbers import outside_whole_range, plain
 
 CATALOGUE_COLUMNS = ["merchant_id", "home_country_iso", "legal_country_iso", "site_order"]
 # Optional constant columns naming the 1A run the catalogue came from.
@@ -20,7 +22,7 @@ class CatalogueInputError(ValueError):
 def read_catalogue(path: Path) -> pd.DataFrame:
     """Read a user catalogue parquet and return it validated-ready (E300 if it cannot be read)."""
     if not path.is_file():
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {path}: outlet catalogue file not found")
+        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {path}: outlet catalogue {missing_file(path)}")
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several error types on non-parquet bytes
@@ -46,13 +48,11 @@ def validate_catalogue(frame: pd.DataFrame, iso_codes: set[str], source: str) ->
             raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} has "
                                       f"{int(frame[column].isna().sum())} null value(s)")
     typed = pd.DataFrame({
-        "merchant_id": _integers(frame["merchant_id"], "merchant_id", source),
+        "merchant_id": _integers(frame["merchant_id"], "merchant_id", source, 0),
         "home_country_iso": frame["home_country_iso"].astype(str),
         "legal_country_iso": frame["legal_country_iso"].astype(str),
-        "site_order": _integers(frame["site_order"], "site_order", source),
+        "site_order": _integers(frame["site_order"], "site_order", source, -2**63),  # E301 names values < 1
     })
-    if (typed["merchant_id"] < 0).any():
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: merchant_id must be >= 0")
     _check_iso(typed, iso_codes, source)
     _check_site_order(typed, source)
     for column, target in UPSTREAM_COLUMNS.items():
@@ -60,11 +60,14 @@ def validate_catalogue(frame: pd.DataFrame, iso_codes: set[str], source: str) ->
     return typed.sort_values(["merchant_id", "legal_country_iso", "site_order"], kind="stable").reset_index(drop=True)
 
 
-def _integers(values: pd.Series, column: str, source: str) -> pd.Series:
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.isna().any() or not np.all(np.equal(np.mod(numeric, 1), 0)):
-        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} must hold integers")
-    return numeric.astype("int64")
+def _integers(values: pd.Series, column: str, source: str, low: int) -> pd.Series:
+    """The column as int64, or E300 naming the first value that is not a whole number in [low, 2^63)."""
+    bad = outside_whole_range(values, low, 2**63)
+    if bad.any():
+        raise CatalogueInputError(f"E300_CATALOGUE_SCHEMA: {source}: column {column} must hold integers in "
+                                  f"[{'0' if low == 0 else '-2^63'}, 2^63); {int(bad.sum())} value(s) do not, first "
+                                  f"{plain(values[bad].iloc[0])!r}")
+    return pd.to_numeric(values).astype("int64")
 
 
 def _check_iso(frame: pd.DataFrame, iso_codes: set[str], source: str) -> None:

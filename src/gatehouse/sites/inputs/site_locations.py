@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from gatehouse.sites.inputs.numbers import outside_whole_range, plain, power_of_two
 
 SITE_LOCATION_COLUMNS = ["merchant_id", "legal_country_iso", "site_order", "lon_deg", "lat_deg"]
 WHOLE_NUMBER_RANGES = {"seed": (0, 2**64), "merchant_id": (0, 2**63), "site_order": (1, 2**31)}  # [low, high)
@@ -45,7 +46,7 @@ def validate_site_locations(path: Path, iso_codes: set[str], external_seed: int 
     key = ["seed", "merchant_id", "legal_country_iso", "site_order"]
     duplicated = frame.duplicated(key)
     if duplicated.any():
-        first = {column: _plain(value) for column, value in frame.loc[duplicated, key].iloc[0].items()}
+        first = {column: plain(value) for column, value in frame.loc[duplicated, key].iloc[0].items()}
         raise SiteLocationsInputError(f"E321_SITE_LOCATIONS_KEY: {path}: columns {key} repeat on "
                                       f"{int(duplicated.sum())} row(s), first {first}")
     unknown = sorted(set(frame["legal_country_iso"].astype(str)) - iso_codes)
@@ -58,7 +59,7 @@ def validate_site_locations(path: Path, iso_codes: set[str], external_seed: int 
         if bad.any():
             raise SiteLocationsInputError(f"E323_COORDINATES: {path}: column {column} has {int(bad.sum())} value(s) "
                                           f"null, not a number or outside [-{limit:g}, {limit:g}], first "
-                                          f"{_plain(frame.loc[bad, column].iloc[0])!r}")
+                                          f"{plain(frame.loc[bad, column].iloc[0])!r}")
     sizes = frame.groupby("seed").size()
     if (sizes < 2).any():
         raise SiteLocationsInputError(f"E324_TOO_FEW_SITES: {path}: seed {sizes.idxmin()} has {sizes.min()} site; "
@@ -83,26 +84,9 @@ def validate_tiles(path: Path) -> int:
 def _require_whole_numbers(path: Path, values: pd.Series, column: str, low: int, high: int,
                            nulls_allowed: bool) -> None:
     """E325 unless every value of `column` is a whole number in [low, high) (numeric strings count)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    if pd.api.types.is_integer_dtype(numbers):  # compared as integers: 2^64 - 1 is not 2^64 here
-        largest = np.iinfo(getattr(numbers.dtype, "numpy_dtype", numbers.dtype)).max
-        fits = numbers.ge(low) & (numbers.lt(high) if high <= largest else True)
-    else:
-        fits = numbers.mod(1).eq(0) & numbers.ge(low) & numbers.lt(float(high))
-    bad = ~fits.fillna(False).astype(bool)
-    if nulls_allowed:
-        bad &= values.notna()
+    bad = outside_whole_range(values, low, high) & (values.notna() if nulls_allowed else True)
     if bad.any():
         raise SiteLocationsInputError(
             f"E325_SITE_LOCATIONS_TYPES: {path}: column {column} has {int(bad.sum())} value(s) that are not whole "
-            f"numbers in [{low}, {_power_of_two(high)}){' (null takes --seed)' if nulls_allowed else ''}, first "
-            f"{_plain(values[bad].iloc[0])!r}")
-
-
-def _power_of_two(value: int) -> str:
-    return f"2^{value.bit_length() - 1}" if value & (value - 1) == 0 else str(value)
-
-
-def _plain(value):
-    """A numpy scalar as the Python value it holds, so messages read 91.0, not np.float64(91.0)."""
-    return value.item() if isinstance(value, np.generic) else value
+            f"numbers in [{low}, {power_of_two(high)}){' (null takes --seed)' if nulls_allowed else ''}, first "
+            f"{plain(values[bad].iloc[0])!r}")
