@@ -69,11 +69,10 @@ def histogram_batch(gain, seq, layer, token, unit, z, n_workers, worker, grid, n
     sequences this worker owns (see `owner`; rows of unknown gains go to worker 0). Rows outside the
     lattice (layer < n_layers, token < seq_len, seq_id < n_sequences, unit < d_ff) are counted in `issues`.
 
-    hist [D, G, L, bins]; lo/hi/floor/v_min/v_max [D, G, L]; tallies [D, G, L, 3] counts the binned values
-    (v > floor) below v_min or above v_max, which the histogram would clamp, and the values above tau0
-    (TALLIES), which the summaries must agree with; previous
-    int64[5] holds the worker's last key (gain index, seq_id, layer, token, unit), previous[0] = -1
-    before the first row.
+    hist [D, G, L, bins]; lo/hi/floor/v_min/v_max [D, G, L]; tallies [D, G, L, 3] (TALLIES) counts what the
+    summaries must agree with: binned values (v > floor) below v_min or above v_max, which the histogram
+    would clamp, and values above tau0. previous int64[5] holds the worker's last key (gain index, seq_id,
+    layer, token, unit), previous[0] = -1 before the first row.
     """
     p_g, p_s, p_l, p_t, p_u = previous[0], previous[1], previous[2], previous[3], previous[4]
     last_gain, g = np.nan, -1

@@ -114,7 +114,6 @@ class ScanReport:
                 raise EventsError(f"column gain: condition (model_role={layout.role}, g={gain}) has no events: "
                                   "an empty condition")
 
-
     def _summaries_agree(self, layout: RoleLayout) -> None:
         """EventsError unless the events agree with their summary rows: every value above the floor (each one
         binned) in [v_min, v_max], and as many values above TAU0_BASELINE as n_above_tau0 says (at most as many
